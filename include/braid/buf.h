@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+// Owns byte buffers: Buf, a contiguous byte queue that sockets read into and write from without
+// intermediate copies (reserve/commit at the tail, consume at the head), and Reader, a
+// bounds-checked cursor for parsing received bytes. No pointer arithmetic on received data
+// happens outside this module and the frame codec.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace braid {
+
+class Buf {
+ public:
+  Buf() = default;
+  ~Buf();
+  Buf(const Buf &) = delete;
+  Buf &operator=(const Buf &) = delete;
+
+  const uint8_t *data() const { return mem_ + head_; }
+  uint8_t *data() { return mem_ + head_; }
+  size_t size() const { return tail_ - head_; }
+  bool empty() const { return head_ == tail_; }
+
+  void append(const void *p, size_t n);
+  void append(const std::string &s) { append(s.data(), s.size()); }
+  // Makes room for n bytes at the tail and returns where to write them; commit() what was written.
+  uint8_t *reserve(size_t n);
+  void commit(size_t n) { tail_ += n; }
+  void consume(size_t n);  // drop n bytes from the head (n <= size())
+  void clear();            // drop everything and release memory
+  size_t capacity() const { return cap_; }
+
+ private:
+  uint8_t *mem_ = nullptr;
+  size_t cap_ = 0, head_ = 0, tail_ = 0;
+};
+
+// Bounds-checked reader: every get fails (returns false) instead of reading past the end.
+class Reader {
+ public:
+  Reader(const uint8_t *p, size_t n) : p_(p), n_(n) {}
+  bool u8(uint8_t &v);
+  bool u16(uint16_t &v);
+  bool u32(uint32_t &v);
+  bool u64(uint64_t &v);
+  bool bytes(size_t n, std::string &out);
+  bool skip(size_t n);
+  size_t left() const { return n_ - pos_; }
+  size_t pos() const { return pos_; }
+  const uint8_t *cur() const { return p_ + pos_; }
+
+ private:
+  const uint8_t *p_;
+  size_t n_, pos_ = 0;
+};
+
+} // namespace braid

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT
+// Owns the client role: local listeners, dialling the server (TLS, pin, HELLO), the current
+// session, redial with exponential backoff and jitter, and requests that wait for a session.
+#pragma once
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "braid/config.h"
+#include "braid/link.h"
+#include "braid/listen.h"
+#include "braid/loop.h"
+#include "braid/mux.h"
+#include "braid/tls.h"
+
+struct evdns_getaddrinfo_request;
+#include <event2/util.h>
+
+namespace braid {
+
+class Client : public StreamOpener, public SessionHost, public LinkOwner {
+ public:
+  Client(Loop &loop, const Config &cfg);
+  ~Client() override;
+  // Loads TLS settings and binds every listener; err says what failed and how to fix it.
+  bool start(std::string &err);
+  // SIGTERM: stop accepting, let streams drain up to DRAIN_S, then leave the loop.
+  void stop();
+
+  // StreamOpener
+  void open(int fd, const Target &t, const std::string &label, bool confirm, OpenCallback cb) override;
+  // SessionHost
+  void on_session_down(Session &s, const std::string &why) override;
+  // LinkOwner, for the link while it authenticates
+  void on_link_up(Link &l) override;
+  void on_link_frame(Link &l, const Frame &f) override;
+  void on_link_writable(Link &) override {}
+  void on_link_down(Link &l, const std::string &why) override;
+
+ private:
+  struct Pending {
+    int fd;
+    Target target;
+    std::string label;
+    bool confirm;
+    OpenCallback cb;
+    double deadline;
+  };
+  Loop &loop_;
+  const Config &cfg_;
+  std::unique_ptr<TlsConfig> tls_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::unique_ptr<Session> session_;
+  std::unique_ptr<Link> dialing_;
+  evdns_getaddrinfo_request *dns_req_ = nullptr;
+  size_t server_idx_ = 0;
+  double backoff_ = 0;
+  Timer redial_timer_, hello_timer_, pending_timer_, drain_timer_;
+  std::deque<Pending> pending_;
+  bool stopping_ = false;
+  double drain_started_ = 0;
+
+  const Endpoint &server() const { return cfg_.servers[server_idx_ % cfg_.servers.size()]; }
+  void dial();
+  static void on_resolved(int err, evutil_addrinfo *res, void *arg);
+  void connect_to(const sockaddr *sa, socklen_t len);
+  void dial_failed(const std::string &why);
+  void schedule_redial();
+  void start_stream(Pending &p);
+  void expire_pending();
+  void drain_check();
+};
+
+}  // namespace braid

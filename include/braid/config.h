@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+// Owns the configuration: the INI file and command-line flags turned into one validated Config.
+// One line-oriented parser (config_begin / config_line / config_end) serves the file, the CLI
+// and the fuzzer. No side effects beyond reading the files a key names (secret-file, clients,
+// socks-auth-file): nothing is bound, dialled or logged here.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace braid {
+
+enum class Role { Client, Server };
+
+// HOST:PORT or [V6]:PORT as written; host may be empty for "PORT" (bind default applies).
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+  std::string str() const;  // "host:port", "[v6]:port"
+};
+
+// One CIDR rule of the server's target ACL.
+struct Cidr {
+  int family = 0;           // AF_INET or AF_INET6
+  uint8_t addr[16] = {};    // network byte order, 4 or 16 bytes used
+  int prefix = 0;
+  std::string text;         // as written, for logs
+};
+
+struct ClientEntry {
+  std::string name;
+  std::string secret;       // 32 raw bytes
+};
+
+enum class ConnectReply { Early, Confirmed };
+
+struct Config {
+  Role role = Role::Client;
+  std::string path;         // config path as given, for messages
+
+  // common
+  std::string log = "stderr";  // stderr | syslog | file path
+  int verbose = 1;             // 0 errors, 1 info, 2 debug, 3 trace
+  std::string pidfile;
+
+  // client
+  std::vector<Endpoint> servers;
+  std::string server_pin;      // 32 raw bytes (sha256 of the server's SubjectPublicKeyInfo)
+  std::string name;
+  std::string secret;          // 32 raw bytes
+  int links = 1;
+  std::vector<Endpoint> socks; // bind default 127.0.0.1
+  std::vector<std::pair<std::string, std::string>> socks_auth;  // user, password
+  ConnectReply connect_reply = ConnectReply::Early;
+  int keepalive = 10;
+  int resume_timeout = 60;
+
+  // server
+  std::vector<Endpoint> listen;  // bind default 0.0.0.0
+  std::string cert, key;         // file paths
+  std::vector<ClientEntry> clients;
+  std::vector<Cidr> allow, deny;
+  int max_sessions = 1024;
+  int max_streams = 16384;
+};
+
+// Parser state across lines. `err` holds "FILE:LINE: message; fix" after a failure.
+struct ConfigParser {
+  Config cfg;
+  std::string file;     // path as given ("--" context for command-line flags)
+  int line = 0;
+  std::string section;  // "client" / "server" / "" before the first section
+  std::string err;
+  std::vector<std::string> seen_required;  // internal bookkeeping
+};
+
+void config_begin(ConfigParser &p, Role role, const std::string &file);
+// Feeds one line (without newline). Returns false and sets p.err on a bad line.
+bool config_line(ConfigParser &p, const std::string &line);
+// Applies one "key = value" pair with a context label (used for CLI flags: "--key").
+bool config_kv(ConfigParser &p, const std::string &key, const std::string &value);
+// Checks required keys and cross-key rules; fills defaults. Returns false and sets p.err.
+bool config_end(ConfigParser &p);
+
+// Reads FILE whole (capped at CONFIG_MAX_BYTES) through the line API. role decides which section
+// applies; a file may hold both [client] and [server], the other section's keys are checked too.
+bool config_load(ConfigParser &p, Role role, const std::string &file);
+
+// Helpers shared with other modules and tests.
+bool parse_endpoint(const std::string &text, const std::string &default_host, Endpoint &out,
+                    std::string &err);
+bool parse_cidr(const std::string &text, Cidr &out, std::string &err);
+bool parse_pin(const std::string &text, std::string &raw32, std::string &err);  // "sha256:<64 hex>"
+std::string base64_encode(const std::string &raw);
+bool base64_decode(const std::string &text, std::string &raw);
+std::string hex_encode(const std::string &raw);
+
+} // namespace braid

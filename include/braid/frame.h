@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: MIT
+// Owns the wire format of frames: encoding and decoding as pure functions over bytes, no I/O.
+// Header, 8 bytes, big endian: type u8 | flags u8 | len u16 | stream u32; `len` counts the body
+// after the header. Every length is checked before use; decoders report need-more / ok / error.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "braid/limits.h"
+
+namespace braid {
+
+enum class FrameType : uint8_t {
+  Data = 0x00,       // body: offset u64 | payload            flags: FIN, COMPRESSED
+  Open = 0x01,       // body: atyp u8 | addr | port u16 (SOCKS5 address form)
+  OpenAck = 0x02,    // body: empty
+  Ack = 0x03,        // body: delivered u64 | max_offset u64  (stream 0: session credit)
+  Reset = 0x04,      // body: code u32 | final_size u64
+  StopSending = 0x05,// body: code u32
+  Ping = 0x06,       // body: opaque u64                      flags: PONG
+  GoAway = 0x07,     // body: last_stream u32 | code u32
+  Hello = 0x08,      // body: see hello.h
+  HelloAck = 0x09,   // body: see hello.h
+};
+constexpr uint8_t FRAME_EXTENSION_MIN = 0x40;  // types >= this are ignored when unknown
+
+constexpr uint8_t FLAG_FIN = 0x01;
+constexpr uint8_t FLAG_COMPRESSED = 0x02;
+constexpr uint8_t FLAG_PONG = 0x80;
+
+// Reset codes: 1-8 are SOCKS5 REP values so a client can answer a SOCKS request exactly.
+enum class ResetCode : uint32_t {
+  GeneralFailure = 1,
+  NotAllowed = 2,
+  NetworkUnreachable = 3,
+  HostUnreachable = 4,
+  Refused = 5,
+  TtlExpired = 6,        // also: connect timed out
+  CommandUnsupported = 7,
+  AddressUnsupported = 8,
+  Protocol = 0x100,      // peer broke the protocol on this stream
+  FlowControl = 0x101,   // peer sent beyond credit
+  Internal = 0x102,
+  Cancelled = 0x103,     // local application reset the connection
+  LinkLost = 0x104,      // session ended under the stream
+  SessionLimit = 0x105,  // too many streams
+};
+const char *reset_code_str(uint32_t code);
+
+// GOAWAY codes
+enum class GoAwayCode : uint32_t { Normal = 0, Protocol = 1, AuthFailed = 2, Busy = 3, UnknownSession = 4 };
+
+struct FrameHeader {
+  uint8_t type = 0;
+  uint8_t flags = 0;
+  uint16_t len = 0;
+  uint32_t stream = 0;
+};
+
+// A decoded frame: header plus a view of its body inside the caller's buffer.
+struct Frame {
+  FrameHeader h;
+  const uint8_t *body = nullptr;
+  // DATA only: offset and payload view (after the 8-byte offset).
+  uint64_t offset = 0;
+  const uint8_t *payload = nullptr;
+  size_t payload_len = 0;
+};
+
+enum class Decode { NeedMore, Ok, Error };
+
+// Decodes one frame from [p, p+n). On Ok sets *used to the bytes consumed. On Error, `err`
+// names what was wrong (length too large, DATA shorter than its offset, ...). Unknown types
+// below FRAME_EXTENSION_MIN are an error; types >= it decode Ok for the caller to skip.
+Decode frame_decode(const uint8_t *p, size_t n, Frame &out, size_t *used, std::string &err);
+
+// Encoders write a complete frame to `out` (appending) and return the bytes written. The
+// caller guarantees the payload fits (len <= MAX_FRAME_BODY); they never fail otherwise.
+void put_u16(std::string &out, uint16_t v);
+void put_u32(std::string &out, uint32_t v);
+void put_u64(std::string &out, uint64_t v);
+uint16_t get_u16(const uint8_t *p);
+uint32_t get_u32(const uint8_t *p);
+uint64_t get_u64(const uint8_t *p);
+
+void frame_header(std::string &out, FrameType t, uint8_t flags, size_t len, uint32_t stream);
+// DATA header + offset; the caller appends `payload_len` payload bytes itself (no copy here).
+void frame_data_header(std::string &out, uint32_t stream, uint64_t offset, size_t payload_len,
+                       uint8_t flags);
+// flags FLAG_FIN: the FIN was received and every byte before it (delivered == final size).
+void frame_ack(std::string &out, uint32_t stream, uint64_t delivered, uint64_t max_offset,
+               uint8_t flags = 0);
+void frame_reset(std::string &out, uint32_t stream, uint32_t code, uint64_t final_size);
+void frame_stop_sending(std::string &out, uint32_t stream, uint32_t code);
+void frame_ping(std::string &out, uint64_t opaque, bool pong);
+void frame_goaway(std::string &out, uint32_t last_stream, uint32_t code);
+// OPEN with a target in SOCKS5 address form (see addr.h); the body must fit a frame.
+void frame_open(std::string &out, uint32_t stream, const std::string &socks_addr);
+void frame_open_ack(std::string &out, uint32_t stream);
+
+// Fixed body sizes, checked by the decoder.
+constexpr size_t ACK_BODY = 16;
+constexpr size_t RESET_BODY = 12;
+constexpr size_t STOP_SENDING_BODY = 4;
+constexpr size_t PING_BODY = 8;
+constexpr size_t GOAWAY_BODY = 8;
+
+} // namespace braid

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+// Every fixed limit of braid, each with the reason it has the value it has. Limits a user may
+// need to change are config keys instead (see config.h); these are the protocol and safety caps.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace braid {
+
+// --- wire --------------------------------------------------------------------------------
+// A frame (8-byte header + body) fits one TLS record of 16384 plaintext bytes, so a record can
+// be decrypted and dispatched on its own and a frame never waits for a second record.
+constexpr size_t FRAME_HEADER = 8;
+constexpr size_t MAX_FRAME_BODY = 16384 - FRAME_HEADER;  // 16376
+constexpr size_t DATA_PREFIX = 8;                         // u64 stream offset
+constexpr size_t MAX_DATA_PAYLOAD = MAX_FRAME_BODY - DATA_PREFIX;  // 16368
+constexpr size_t TLS_RECORD = 16384;
+
+// --- flow control ------------------------------------------------------------------------
+// Initial per-stream window: 256 KiB lets one stream run ~25 MB/s at 10 ms RTT without
+// autotuning, while 1,000 idle streams on a router cost nothing (credit is a promise, buffers are
+// only filled by data that actually arrives).
+constexpr uint64_t STREAM_WINDOW = 256 * 1024;
+// Per-session receive window: the memory one peer can make us hold in reorder and socket-write
+// buffers. 16 MiB covers 64 concurrent full windows on a server; a router client sees far less.
+constexpr uint64_t SESSION_WINDOW = 16 * 1024 * 1024;
+// Bytes read from a local socket and kept until the peer acks them (they are resent after a
+// link loss). Equal to the peer's stream window: reading further would only queue.
+constexpr uint64_t STREAM_SEND_BUFFER = STREAM_WINDOW;
+// Read size for local sockets and links: large reads cut syscalls per byte (libevent 2.1
+// reads 4 KiB at a time, which doubles the syscall count at 1 GB/s).
+constexpr size_t READ_CHUNK = 64 * 1024;
+
+// --- links ---------------------------------------------------------------------------------
+// Ciphertext queued in user space per link before we stop producing frames for it; two full
+// records keep the socket busy while the scheduler decides late (TCP_NOTSENT_LOWAT below).
+constexpr size_t LINK_OUT_HIGH = 64 * 1024;
+constexpr int TCP_NOTSENT_LOWAT_BYTES = 128 * 1024;
+// Plaintext frame-reassembly buffer cap: one frame plus a record.
+constexpr size_t LINK_IN_MAX = 2 * TLS_RECORD + FRAME_HEADER;
+
+// --- handshakes and deadlines (seconds) -------------------------------------------------------
+constexpr int HELLO_DEADLINE_S = 10;        // TLS handshake + HELLO must complete within this
+constexpr int HELLO_TIME_WINDOW_S = 120;     // accepted clock skew of a HELLO timestamp
+constexpr size_t REPLAY_CACHE_MAX = 65536;  // nonces remembered within the time window
+constexpr int SOCKS_HEAD_DEADLINE_S = 10;   // a SOCKS5 greeting + request must arrive in this
+constexpr size_t SOCKS_HEAD_MAX = 1024;     // greeting + auth + request, bytes
+constexpr int SESSION_WAIT_S = 10;          // a request waits this long for a session while links are down
+constexpr int DIAL_TIMEOUT_S = 10;          // server: connect to a target
+constexpr int OPEN_TIMEOUT_S = 15;          // client: OPEN answered (ack or reset)
+constexpr double REDIAL_MIN_S = 0.5;        // link redial backoff, doubling with +-20 % jitter
+constexpr double REDIAL_MAX_S = 30.0;
+constexpr double AUTH_FAIL_DELAY_MIN_S = 0.2;  // random delay before closing an unauthenticated link
+constexpr double AUTH_FAIL_DELAY_MAX_S = 2.0;
+constexpr int DRAIN_S = 5;                    // SIGTERM: running transfers get this long
+
+// --- counts ----------------------------------------------------------------------------------
+constexpr size_t MAX_STREAMS_PER_SESSION = 16384;  // server default for `max-streams`
+constexpr size_t MAX_SESSIONS = 1024;              // server default for `max-sessions`
+constexpr size_t MAX_PENDING_HANDSHAKES = 256;     // TLS + HELLO in progress, server
+constexpr size_t MAX_PENDING_REQUESTS = 4096;      // client requests waiting for a session
+constexpr size_t MAX_NAME = 64;                    // client name length
+constexpr size_t CONFIG_MAX_BYTES = 1 << 20;       // config, clients and auth files
+constexpr size_t CONFIG_MAX_LINE = 4096;
+
+} // namespace braid

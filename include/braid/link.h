@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+// Owns one link: a TCP connection to the peer with TLS on top, driven by the loop. It reads in
+// large chunks, decrypts, reassembles frames and hands each to its owner; frames to send are
+// queued as plaintext, batched into records, encrypted and written when the socket allows.
+// Liveness (keepalive pings, RTT, silence deadline) is measured here; what a dead link means
+// is the owner's business.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "braid/buf.h"
+#include "braid/frame.h"
+#include "braid/loop.h"
+#include "braid/tls.h"
+
+namespace braid {
+
+class Link;
+
+class LinkOwner {
+ public:
+  virtual ~LinkOwner() = default;
+  virtual void on_link_up(Link &l) = 0;                     // TLS handshake complete
+  virtual void on_link_frame(Link &l, const Frame &f) = 0;  // one frame (not PING/PONG)
+  virtual void on_link_writable(Link &l) = 0;               // backlog fell below the low mark
+  // The link is dead (error, EOF, silence) and already closed; the owner must drop it, but not
+  // from inside this call: use Loop::defer or reap().
+  virtual void on_link_down(Link &l, const std::string &why) = 0;
+  // Received bytes are not a valid frame. Default: close the link.
+  virtual void on_link_bad_frame(Link &l, const std::string &why);
+};
+
+class Link {
+ public:
+  // Takes ownership of fd. connecting = a non-blocking connect() is in progress (client).
+  Link(Loop &loop, TlsConfig &tls, int fd, bool connecting, LinkOwner *owner, std::string name);
+  ~Link();
+  Link(const Link &) = delete;
+  Link &operator=(const Link &) = delete;
+
+  void set_owner(LinkOwner *o) { owner_ = o; }
+  const std::string &name() const { return name_; }
+  void set_name(std::string n) { name_ = std::move(n); }
+  int id() const { return id_; }
+
+  // Appends whole frames to the plaintext batch; flush() encrypts and writes them.
+  std::string &batch() { return plain_; }
+  void flush();
+  // Bytes waiting in user space (plaintext not yet encrypted + ciphertext not yet written).
+  size_t backlog() const { return plain_.size() + tls_.out.size(); }
+  bool writable() const { return up_ && !dead_ && backlog() < LINK_OUT_HIGH; }
+
+  // Stops reading and parsing (used before a delayed close of an unauthenticated link).
+  void pause_reading();
+  // Sends close_notify after pending data, then closes; owner's on_link_down follows.
+  void close(const std::string &why);
+  bool dead() const { return dead_; }
+  bool up() const { return up_; }
+
+  // Keepalive: ping every `interval` s when idle, declare dead after `dead_after` s of silence.
+  void set_keepalive(int interval, int dead_after);
+  double srtt_ms() const { return srtt_ms_; }
+  uint64_t bytes_in() const { return bytes_in_; }
+  uint64_t bytes_out() const { return bytes_out_; }
+  std::string cipher() const { return tls_.cipher(); }
+  const TlsConn &tls() const { return tls_; }
+
+ private:
+  Loop &loop_;
+  TlsConn tls_;
+  int fd_;
+  LinkOwner *owner_;
+  std::string name_;
+  int id_;
+  IoEvent rev_, wev_;
+  Timer ka_timer_;
+  bool connecting_, up_ = false, dead_ = false, closing_ = false, paused_ = false;
+  std::string plain_;
+  Buf frames_;  // decrypted bytes not yet parsed into frames
+  double last_rx_ = 0;
+  int ka_interval_ = 10, ka_dead_ = 30;
+  double ping_sent_ = 0;
+  double srtt_ms_ = 0;
+  uint64_t bytes_in_ = 0, bytes_out_ = 0;
+  bool in_dispatch_ = false;
+
+  void on_read();
+  void on_write();
+  void drive_handshake();
+  void parse_frames();
+  void handle_ping(const Frame &f);
+  void write_out();
+  void on_keepalive();
+  void die(const std::string &why);
+};
+
+}  // namespace braid

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+// Owns the shared accept path of every local listener and the hand-off contract: a listener
+// only learns a connection's target (SOCKS5 request, ...) and hands socket + target to a
+// StreamOpener, which relays it through the tunnel. The relay itself exists once (stream.cc).
+#pragma once
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+
+#include "braid/addr.h"
+#include "braid/config.h"
+#include "braid/loop.h"
+#include "braid/stream.h"
+
+namespace braid {
+
+class StreamOpener {
+ public:
+  virtual ~StreamOpener() = default;
+  // Takes fd. `confirm`: cb(0) only once the server connected the target, else cb(code);
+  // otherwise cb(0) as soon as a session can carry the stream (before any tunnelled byte is
+  // written to fd). On failure cb(code) runs and the opener closes fd afterwards.
+  virtual void open(int fd, const Target &t, const std::string &label, bool confirm,
+                    OpenCallback cb) = 0;
+};
+
+// A bound, listening TCP socket that calls on_accept for each connection (non-blocking fd).
+class Listener {
+ public:
+  Listener(Loop &loop, std::string kind);
+  virtual ~Listener();
+  // Binds and listens; err names the address and the fix on failure.
+  bool bind(const Endpoint &ep, std::string &err);
+  std::string bound() const;  // actual address, port 0 resolved
+  const std::string &kind() const { return kind_; }
+  Loop &loop() { return loop_; }
+
+ protected:
+  Loop &loop_;
+  std::string kind_;
+  virtual void on_accept(int fd, const std::string &peer) = 0;
+
+ private:
+  int fd_ = -1;
+  IoEvent ev_;
+  void accept_ready();
+};
+
+class Socks5Conn;
+
+class Socks5Listener : public Listener {
+ public:
+  Socks5Listener(Loop &loop, StreamOpener &opener, const Config &cfg);
+  ~Socks5Listener() override;
+  void finished(Socks5Conn *c);  // a connection handed off or failed; freed later
+  StreamOpener &opener() { return opener_; }
+  const Config &config() const { return cfg_; }
+  size_t pending() const { return conns_.size(); }
+
+ protected:
+  void on_accept(int fd, const std::string &peer) override;
+
+ private:
+  StreamOpener &opener_;
+  const Config &cfg_;
+  std::list<std::unique_ptr<Socks5Conn>> conns_;
+};
+
+}  // namespace braid

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+// Owns a session: everything one client and the server share over their links. The stream
+// table (client ids odd, server ids even, never reused), frame dispatch by type, session-level
+// credit, the control-frame queue and the hand-off of sendable streams to the scheduler.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "braid/addr.h"
+#include "braid/config.h"
+#include "braid/link.h"
+#include "braid/loop.h"
+#include "braid/stream.h"
+
+namespace braid {
+
+class Session;
+class Acl;
+
+class SessionHost {
+ public:
+  virtual ~SessionHost() = default;
+  // The session lost its last link and is over; every stream was reset. The host frees it
+  // later (not from inside this call).
+  virtual void on_session_down(Session &s, const std::string &why) = 0;
+};
+
+struct SessionStats {
+  uint64_t streams_total = 0;
+  uint64_t bytes_sent = 0, bytes_received = 0;
+};
+
+class Session : public LinkOwner {
+ public:
+  Session(Loop &loop, Role role, uint64_t id, SessionHost *host, const Acl *acl, std::string peer);
+  ~Session() override;
+
+  Loop &loop() { return loop_; }
+  Role role() const { return role_; }
+  uint64_t id() const { return id_; }
+  const std::string &peer() const { return peer_; }
+  bool alive() const { return !down_; }
+  size_t stream_count() const { return streams_.size(); }
+  void set_max_streams(size_t n) { max_streams_ = n; }
+
+  void add_link(std::unique_ptr<Link> l);
+  size_t links_up() const;
+  // Client: opens a stream for fd to target. Returns false (and leaves fd alone) if the
+  // session cannot take one more stream.
+  bool open_stream(int fd, const Target &t, const std::string &label, bool early, OpenCallback cb);
+  // Resets every stream and closes every link; on_session_down follows.
+  void shutdown(const std::string &why);
+
+  // --- used by streams ---
+  void send_control(const std::string &frames);  // queued ahead of data
+  void stream_ready(Stream *st);                 // has data and credit to send
+  void stream_finished(Stream *st);              // both halves done or reset; freed later
+  void consumed(uint64_t n);                     // n bytes written to a local socket
+  void account_received(uint64_t n) { rx_total_ += n; }
+  uint64_t session_send_credit() const;
+  void account_sent(uint64_t n) { tx_total_ += n; }
+  SessionStats &stats() { return stats_; }
+
+  // LinkOwner
+  void on_link_up(Link &) override {}
+  void on_link_frame(Link &l, const Frame &f) override;
+  void on_link_writable(Link &l) override;
+  void on_link_down(Link &l, const std::string &why) override;
+
+ private:
+  Loop &loop_;
+  Role role_;
+  uint64_t id_;
+  SessionHost *host_;
+  const Acl *acl_;
+  std::string peer_;
+  std::vector<std::unique_ptr<Link>> links_;
+  std::unordered_map<uint32_t, std::unique_ptr<Stream>> streams_;
+  std::deque<Stream *> ready_;
+  std::string control_;
+  uint32_t next_id_;          // next local stream id
+  uint32_t highest_peer_ = 0; // highest stream id the peer opened
+  size_t max_streams_ = 16384;
+  bool down_ = false;
+  // Session credit in bytes summed over streams: what we may send and what we granted.
+  uint64_t tx_total_ = 0, peer_max_data_;
+  uint64_t rx_total_ = 0, consumed_ = 0, granted_;
+  SessionStats stats_;
+  Timer pump_timer_;  // zero-delay: coalesces many ready events into one scheduling pass
+  bool pump_armed_ = false;
+
+  void schedule_pump();
+  void pump();
+  Link *pick_link();
+  void on_open(const Frame &f);
+  Stream *find(uint32_t id);
+  void protocol_error(Link &l, const std::string &why);
+};
+
+}  // namespace braid

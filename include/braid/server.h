@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: MIT
+// Owns the server role: TLS listeners, links that have not authenticated yet (HELLO deadline,
+// HMAC check, replay cache, delayed close on failure), and the sessions of authenticated
+// clients, each with its streams dialled through the target ACL.
+#pragma once
+#include <list>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "braid/acl.h"
+#include "braid/config.h"
+#include "braid/hello.h"
+#include "braid/link.h"
+#include "braid/listen.h"
+#include "braid/loop.h"
+#include "braid/mux.h"
+#include "braid/tls.h"
+
+namespace braid {
+
+class Handshake;
+
+class Server : public SessionHost {
+ public:
+  Server(Loop &loop, const Config &cfg);
+  ~Server() override;
+  bool start(std::string &err);
+  void stop();  // SIGTERM: close listeners, drain sessions up to DRAIN_S
+
+  void accept(int fd, const std::string &peer);
+  // Called by a Handshake once HELLO checked out; takes the link.
+  void authenticated(Handshake &h, const Hello &hello, std::unique_ptr<Link> link);
+  void handshake_done(Handshake *h);
+  const ClientEntry *find_client(const std::string &name) const;
+  ReplayCache &replay() { return replay_; }
+  Loop &loop() { return loop_; }
+  void on_session_down(Session &s, const std::string &why) override;
+
+ private:
+  Loop &loop_;
+  const Config &cfg_;
+  std::unique_ptr<TlsConfig> tls_;
+  Acl acl_;
+  ReplayCache replay_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::list<std::unique_ptr<Handshake>> handshakes_;
+  std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
+  Timer drain_timer_;
+  double drain_started_ = 0;
+  bool stopping_ = false;
+  void drain_check();
+};
+
+}  // namespace braid

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+// Owns the stream state machine: one proxied TCP connection inside a session. Two halves:
+// send (local socket -> tunnel: read, keep until acked, FIN at the final offset) and receive
+// (tunnel -> local socket: in-order delivery by offset, duplicates dropped, credit returned as
+// bytes reach the socket, shutdown(SHUT_WR) once everything before the FIN is written).
+// RESET aborts both halves. A stream is finished when both halves are done; the session then
+// frees it (ids are never reused, so late frames for it are recognised and dropped).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "braid/addr.h"
+#include "braid/buf.h"
+#include "braid/loop.h"
+
+namespace braid {
+
+class Session;
+class DialJob;
+class Acl;
+
+// Called once when the peer answers an OPEN: code 0 = opened, else a ResetCode value.
+using OpenCallback = std::function<void(uint32_t code)>;
+
+enum class StreamState {
+  Opening,  // client: OPEN sent, waiting (confirmed mode); server: dialling the target
+  Open,
+  Done,     // both halves finished or reset; waiting to be freed
+};
+
+class Stream {
+ public:
+  Stream(Session &s, uint32_t id, Target target, std::string label);
+  ~Stream();
+  Stream(const Stream &) = delete;
+  Stream &operator=(const Stream &) = delete;
+
+  uint32_t id() const { return id_; }
+  const Target &target() const { return target_; }
+  const std::string &label() const { return label_; }
+  StreamState state() const { return state_; }
+
+  // Client: takes fd. early = the application was already told "connected", so start reading
+  // now (OPEN and the first DATA leave together); else wait for on_open_ack and call cb.
+  void start_client(int fd, bool early, OpenCallback cb);
+  // Server: resolve + connect the target; OPEN_ACK or RESET follows.
+  void start_server(const Acl &acl);
+
+  // Frame handlers (the session has checked the stream id).
+  void on_open_ack();
+  void on_data(uint64_t offset, const uint8_t *p, size_t n, bool fin);
+  void on_ack(uint64_t delivered, uint64_t max_offset, bool fin_acked);
+  void on_reset(uint32_t code);
+  void on_stop_sending(uint32_t code);
+
+  // Scheduler side: appends at most one DATA frame (<= max_payload bytes) to out. Returns the
+  // payload bytes added; `more` tells whether the stream still has sendable data after it.
+  size_t produce(std::string &out, size_t max_payload, uint64_t session_credit, bool &more);
+  bool has_sendable(uint64_t session_credit) const;
+  // Aborts: RESET to the peer (if send_reset) and RST to the local socket.
+  void abort(uint32_t code, const std::string &why, bool send_reset);
+
+  uint64_t bytes_sent() const { return send_next_; }
+  uint64_t bytes_received() const { return recv_next_; }
+  uint64_t written() const { return written_; }
+  uint64_t highest_received() const { return highest_rx_; }
+
+ private:
+  Session &s_;
+  uint32_t id_;
+  Target target_;
+  std::string label_;
+  StreamState state_ = StreamState::Opening;
+  int fd_ = -1;
+  IoEvent rev_, wev_;
+  OpenCallback open_cb_;
+  std::unique_ptr<DialJob> dial_;
+  Timer open_timer_;
+
+  // send half
+  Buf sendbuf_;              // bytes [send_base_, read_total_) : unacked + unsent
+  uint64_t send_base_ = 0;   // acked by the peer
+  uint64_t send_next_ = 0;   // next byte to transmit
+  uint64_t peer_max_ = 0;    // credit limit from the peer
+  bool local_eof_ = false, fin_sent_ = false, send_done_ = false;
+
+  // receive half
+  Buf recvbuf_;              // in-order bytes not yet written to the socket
+  std::map<uint64_t, std::string> reorder_;  // out-of-order ranges, bounded by our credit
+  uint64_t recv_next_ = 0;   // next in-order offset expected
+  uint64_t written_ = 0;     // bytes written to the local socket
+  uint64_t granted_ = 0;     // credit limit we announced
+  uint64_t highest_rx_ = 0;  // highest offset + 1 received (session accounting)
+  uint64_t fin_at_ = UINT64_MAX;
+  bool recv_done_ = false;
+  bool in_ready_ = false;  // queued in the session's ready list
+  friend class Session;
+
+  uint64_t read_total() const { return send_base_ + sendbuf_.size(); }
+  void attach(int fd);
+  void on_readable();
+  void on_writable();
+  void update_read_interest();
+  void flush_local();
+  void accept_bytes(uint64_t offset, const uint8_t *p, size_t n);
+  void maybe_ack(bool force);
+  void check_done();
+  void dial_done(int fd, uint32_t code, const std::string &why);
+};
+
+}  // namespace braid

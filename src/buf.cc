@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MIT
+// Byte queue and bounds-checked reader.
+#include "braid/buf.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace braid {
+
+Buf::~Buf() { free(mem_); }
+
+uint8_t *Buf::reserve(size_t n) {
+  if (cap_ - tail_ >= n) return mem_ + tail_;
+  size_t used = size();
+  if (head_ > 0 && cap_ - used >= n && head_ >= used) {
+    // Enough room once the consumed head is reclaimed; the move is cheap because the live part
+    // is no larger than what was already consumed.
+    memmove(mem_, mem_ + head_, used);
+    head_ = 0;
+    tail_ = used;
+    return mem_ + tail_;
+  }
+  size_t want = used + n;
+  size_t cap = cap_ ? cap_ : 4096;
+  while (cap < want) cap *= 2;
+  uint8_t *m = static_cast<uint8_t *>(malloc(cap));
+  if (!m) throw std::bad_alloc();
+  if (used) memcpy(m, mem_ + head_, used);
+  free(mem_);
+  mem_ = m;
+  cap_ = cap;
+  head_ = 0;
+  tail_ = used;
+  return mem_ + tail_;
+}
+
+void Buf::append(const void *p, size_t n) {
+  if (!n) return;
+  memcpy(reserve(n), p, n);
+  tail_ += n;
+}
+
+void Buf::consume(size_t n) {
+  head_ += n;
+  if (head_ >= tail_) head_ = tail_ = 0;
+}
+
+void Buf::clear() {
+  free(mem_);
+  mem_ = nullptr;
+  cap_ = head_ = tail_ = 0;
+}
+
+bool Reader::u8(uint8_t &v) {
+  if (left() < 1) return false;
+  v = p_[pos_++];
+  return true;
+}
+bool Reader::u16(uint16_t &v) {
+  if (left() < 2) return false;
+  v = uint16_t(p_[pos_] << 8 | p_[pos_ + 1]);
+  pos_ += 2;
+  return true;
+}
+bool Reader::u32(uint32_t &v) {
+  if (left() < 4) return false;
+  v = 0;
+  for (int i = 0; i < 4; i++) v = v << 8 | p_[pos_ + i];
+  pos_ += 4;
+  return true;
+}
+bool Reader::u64(uint64_t &v) {
+  if (left() < 8) return false;
+  v = 0;
+  for (int i = 0; i < 8; i++) v = v << 8 | p_[pos_ + i];
+  pos_ += 8;
+  return true;
+}
+bool Reader::bytes(size_t n, std::string &out) {
+  if (left() < n) return false;
+  out.assign(reinterpret_cast<const char *>(p_ + pos_), n);
+  pos_ += n;
+  return true;
+}
+bool Reader::skip(size_t n) {
+  if (left() < n) return false;
+  pos_ += n;
+  return true;
+}
+
+} // namespace braid

@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: MIT
+// Session: stream table, frame dispatch, session credit, scheduling onto links.
+#include "braid/mux.h"
+
+#include <algorithm>
+
+#include "braid/frame.h"
+#include "braid/limits.h"
+#include "braid/log.h"
+
+namespace braid {
+
+Session::Session(Loop &loop, Role role, uint64_t id, SessionHost *host, const Acl *acl,
+                 std::string peer)
+    : loop_(loop), role_(role), id_(id), host_(host), acl_(acl), peer_(std::move(peer)),
+      next_id_(role == Role::Client ? 1 : 2), peer_max_data_(SESSION_WINDOW),
+      granted_(SESSION_WINDOW) {
+  pump_timer_.set(loop_, [this] {
+    pump_armed_ = false;
+    pump();
+  });
+}
+
+Session::~Session() = default;
+
+void Session::add_link(std::unique_ptr<Link> l) {
+  l->set_owner(this);
+  links_.push_back(std::move(l));
+  schedule_pump();
+}
+
+size_t Session::links_up() const {
+  size_t n = 0;
+  for (auto &l : links_) n += l->up() && !l->dead();
+  return n;
+}
+
+bool Session::open_stream(int fd, const Target &t, const std::string &label, bool early,
+                          OpenCallback cb) {
+  if (down_ || streams_.size() >= max_streams_ || next_id_ > 0x7ffffff0u) return false;
+  uint32_t id = next_id_;
+  next_id_ += 2;
+  auto st = std::make_unique<Stream>(*this, id, t, label);
+  Stream *p = st.get();
+  streams_.emplace(id, std::move(st));
+  stats_.streams_total++;
+  p->start_client(fd, early, std::move(cb));
+  return true;
+}
+
+void Session::send_control(const std::string &frames) {
+  control_ += frames;
+  schedule_pump();
+}
+
+void Session::stream_ready(Stream *st) {
+  if (!st->in_ready_) {
+    st->in_ready_ = true;
+    ready_.push_back(st);
+  }
+  schedule_pump();
+}
+
+void Session::stream_finished(Stream *st) {
+  auto it = streams_.find(st->id());
+  if (it == streams_.end()) return;
+  // Bytes that arrived but were never written still return their session credit.
+  if (st->highest_received() > st->written()) consumed(st->highest_received() - st->written());
+  if (st->in_ready_) ready_.erase(std::remove(ready_.begin(), ready_.end(), st), ready_.end());
+  // Never free a stream inside its own callback: hand it to the loop.
+  std::shared_ptr<Stream> dead(it->second.release());
+  streams_.erase(it);
+  loop_.defer([dead] {});
+}
+
+void Session::consumed(uint64_t n) {
+  consumed_ += n;
+  if (consumed_ + SESSION_WINDOW - granted_ < SESSION_WINDOW / 2) return;
+  granted_ = consumed_ + SESSION_WINDOW;
+  std::string f;
+  frame_ack(f, 0, consumed_, granted_);
+  send_control(f);
+}
+
+uint64_t Session::session_send_credit() const {
+  return peer_max_data_ > tx_total_ ? peer_max_data_ - tx_total_ : 0;
+}
+
+void Session::schedule_pump() {
+  if (pump_armed_ || down_) return;
+  pump_armed_ = true;
+  pump_timer_.start(0);
+}
+
+Link *Session::pick_link() {
+  Link *best = nullptr;
+  for (auto &l : links_)
+    if (l->writable() && (!best || l->backlog() < best->backlog())) best = l.get();
+  return best;
+}
+
+void Session::pump() {
+  // Each round fills one batch (up to LINK_OUT_HIGH) and hands it to TLS and the socket. A
+  // bounded number of rounds per call keeps one busy session from starving other events.
+  for (int round = 0; round < 16; round++) {
+    Link *l = pick_link();
+    if (!l) return;  // on_link_writable or a new link calls again
+    if (!control_.empty()) {
+      l->batch() += control_;
+      control_.clear();
+    }
+    // Round robin, one frame per turn: a bulk stream cannot starve the small ones. A stream
+    // blocked only by session credit stays queued until the peer's session ACK.
+    while (!ready_.empty() && l->writable() && session_send_credit() > 0) {
+      Stream *st = ready_.front();
+      ready_.pop_front();
+      st->in_ready_ = false;
+      bool more = false;
+      st->produce(l->batch(), MAX_DATA_PAYLOAD, session_send_credit(), more);
+      if (more) {
+        st->in_ready_ = true;
+        ready_.push_back(st);
+      }
+    }
+    l->flush();
+    if (ready_.empty() || session_send_credit() == 0) return;
+  }
+  schedule_pump();
+}
+
+void Session::on_link_writable(Link &) { schedule_pump(); }
+
+Stream *Session::find(uint32_t id) {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+void Session::protocol_error(Link &l, const std::string &why) {
+  LOG_ERROR("session %016llx link %d (%s): protocol error: %s; closing the link",
+            (unsigned long long)id_, l.id(), l.name().c_str(), why.c_str());
+  std::string f;
+  frame_goaway(f, highest_peer_, uint32_t(GoAwayCode::Protocol));
+  l.batch() += f;
+  l.close("protocol error");
+}
+
+void Session::on_open(const Frame &f) {
+  uint32_t id = f.h.stream;
+  bool peer_parity = role_ == Role::Server ? (id & 1) == 1 : (id & 1) == 0;
+  if (!peer_parity || id <= highest_peer_ || !acl_) {
+    // An old id is a late duplicate OPEN (resent after a link loss): drop it quietly.
+    if (peer_parity && id <= highest_peer_) return;
+    std::string rst;
+    frame_reset(rst, id, uint32_t(ResetCode::Protocol), 0);
+    send_control(rst);
+    return;
+  }
+  highest_peer_ = id;
+  Target t;
+  size_t used = 0;
+  std::string rst;
+  if (target_decode(f.body, f.h.len, t, &used) != AddrParse::Ok || used != f.h.len) {
+    frame_reset(rst, id, uint32_t(ResetCode::AddressUnsupported), 0);
+  } else if (streams_.size() >= max_streams_) {
+    LOG_INFO("session %016llx: stream %u to %s refused: %zu streams open (max-streams)",
+             (unsigned long long)id_, id, t.str().c_str(), streams_.size());
+    frame_reset(rst, id, uint32_t(ResetCode::SessionLimit), 0);
+  }
+  if (!rst.empty()) {
+    send_control(rst);
+    return;
+  }
+  auto st = std::make_unique<Stream>(*this, id, t, peer_);
+  Stream *p = st.get();
+  streams_.emplace(id, std::move(st));
+  stats_.streams_total++;
+  p->start_server(*acl_);
+}
+
+void Session::on_link_frame(Link &l, const Frame &f) {
+  FrameType type = FrameType(f.h.type);
+  if (type == FrameType::Open) {
+    on_open(f);
+    return;
+  }
+  if (type == FrameType::Ack && f.h.stream == 0) {
+    uint64_t max = get_u64(f.body + 8);
+    if (max > peer_max_data_) {
+      peer_max_data_ = max;
+      schedule_pump();
+    }
+    return;
+  }
+  if (type == FrameType::GoAway) {
+    LOG_INFO("session %016llx: peer is going away (code %u)", (unsigned long long)id_,
+             get_u32(f.body + 4));
+    return;
+  }
+  if (type == FrameType::Hello || type == FrameType::HelloAck) {
+    protocol_error(l, "HELLO on an established link");
+    return;
+  }
+  Stream *st = find(f.h.stream);
+  if (!st) {
+    // A closed stream's late frames are dropped; their bytes still count as received and
+    // consumed so session credit does not leak.
+    if (type == FrameType::Data && f.payload_len) {
+      account_received(f.payload_len);
+      consumed(f.payload_len);
+    }
+    return;
+  }
+  switch (type) {
+    case FrameType::Data:
+      st->on_data(f.offset, f.payload, f.payload_len, f.h.flags & FLAG_FIN);
+      if (rx_total_ > granted_) protocol_error(l, "peer exceeded the session window");
+      break;
+    case FrameType::OpenAck: st->on_open_ack(); break;
+    case FrameType::Ack:
+      st->on_ack(get_u64(f.body), get_u64(f.body + 8), f.h.flags & FLAG_FIN);
+      break;
+    case FrameType::Reset: {
+      uint64_t final_size = get_u64(f.body + 4);
+      if (final_size > st->highest_received()) account_received(final_size - st->highest_received());
+      st->on_reset(get_u32(f.body));
+      break;
+    }
+    case FrameType::StopSending: st->on_stop_sending(get_u32(f.body)); break;
+    default: break;
+  }
+}
+
+void Session::on_link_down(Link &l, const std::string &why) {
+  LOG_INFO("link %d (%s): down: %s", l.id(), l.name().c_str(), why.c_str());
+  auto it = std::find_if(links_.begin(), links_.end(), [&](auto &p) { return p.get() == &l; });
+  if (it != links_.end()) {
+    std::shared_ptr<Link> dead(it->release());
+    links_.erase(it);
+    loop_.defer([dead] {});
+  }
+  if (links_.empty()) shutdown(why);
+}
+
+void Session::shutdown(const std::string &why) {
+  if (down_) return;
+  down_ = true;
+  pump_timer_.stop();
+  std::vector<uint32_t> ids;
+  for (auto &kv : streams_) ids.push_back(kv.first);
+  if (!ids.empty())
+    LOG_INFO("session %016llx: resetting %zu open streams: %s", (unsigned long long)id_,
+             ids.size(), why.c_str());
+  for (uint32_t id : ids)
+    if (Stream *st = find(id)) st->abort(uint32_t(ResetCode::LinkLost), "", false);
+  // Closing a link calls back into on_link_down; take them out of the table first.
+  auto links = std::make_shared<std::vector<std::unique_ptr<Link>>>(std::move(links_));
+  links_.clear();
+  for (auto &l : *links) l->close("session closed");
+  loop_.defer([links] {});
+  host_->on_session_down(*this, why);
+}
+
+}  // namespace braid

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: MIT
+// Server role: TLS listeners, authentication of new links, sessions.
+#include "braid/server.h"
+
+#include <unistd.h>
+
+#include <ctime>
+
+#include "braid/frame.h"
+#include "braid/limits.h"
+#include "braid/log.h"
+
+namespace braid {
+
+namespace {
+class TlsListener : public Listener {
+ public:
+  TlsListener(Loop &loop, Server &s) : Listener(loop, "server"), s_(s) {}
+
+ protected:
+  void on_accept(int fd, const std::string &peer) override { s_.accept(fd, peer); }
+
+ private:
+  Server &s_;
+};
+}  // namespace
+
+// A link from the moment it is accepted until its HELLO is checked.
+class Handshake : public LinkOwner {
+ public:
+  Handshake(Server &s, std::unique_ptr<Link> l, std::string peer)
+      : s_(s), link_(std::move(l)), peer_(std::move(peer)) {
+    link_->set_owner(this);
+    deadline_.set(s_.loop(), [this] {
+      if (failed_) {
+        link_->close("authentication failed");
+      } else {
+        fail("no HELLO within " + std::to_string(HELLO_DEADLINE_S) + " s");
+      }
+    });
+    deadline_.start(HELLO_DEADLINE_S);
+  }
+
+  void on_link_up(Link &) override {}
+  void on_link_writable(Link &) override {}
+  void on_link_down(Link &, const std::string &why) override {
+    if (!link_) return;  // handed to Server::authenticated, which logs its own refusal
+    if (!failed_) LOG_INFO("server: connection from %s closed before authenticating: %s", peer_.c_str(), why.c_str());
+    s_.handshake_done(this);
+  }
+  void on_link_bad_frame(Link &, const std::string &why) override { fail("not a HELLO (" + why + ")"); }
+  void on_link_frame(Link &, const Frame &f) override;
+
+ private:
+  Server &s_;
+  std::unique_ptr<Link> link_;
+  std::string peer_;
+  Timer deadline_;
+  bool failed_ = false;
+
+  // Refuses without telling the prober anything useful: no GOAWAY, just a close after a
+  // random delay, so timing does not reveal which check failed.
+  void fail(const std::string &why) {
+    if (failed_) return;
+    failed_ = true;
+    LOG_INFO("server: auth failed from %s: %s", peer_.c_str(), why.c_str());
+    link_->pause_reading();
+    deadline_.start(rand_uniform(AUTH_FAIL_DELAY_MIN_S, AUTH_FAIL_DELAY_MAX_S));
+  }
+};
+
+void Handshake::on_link_frame(Link &, const Frame &f) {
+  if (failed_) return;
+  if (f.h.type != uint8_t(FrameType::Hello)) {
+    fail("not a HELLO (frame type " + std::to_string(f.h.type) + ")");
+    return;
+  }
+  Hello h;
+  std::string err;
+  if (!hello_parse(f.body, f.h.len, h, err)) {
+    fail(err);
+    return;
+  }
+  const ClientEntry *c = s_.find_client(h.name);
+  if (!c) {
+    fail("unknown client \"" + h.name + "\"; add it to the clients file");
+    return;
+  }
+  if (!hello_verify_mac(f.body, f.h.len, c->secret)) {
+    fail("bad HMAC from client \"" + h.name + "\" (wrong secret?)");
+    return;
+  }
+  uint64_t now = uint64_t(time(nullptr));
+  uint64_t skew = h.timestamp > now ? h.timestamp - now : now - h.timestamp;
+  if (skew > uint64_t(HELLO_TIME_WINDOW_S)) {
+    fail("timestamp of client \"" + h.name + "\" is " + std::to_string(skew) +
+         " s off (allowed " + std::to_string(HELLO_TIME_WINDOW_S) + " s); check its clock");
+    return;
+  }
+  if (!s_.replay().check_and_add(h.nonce, h.timestamp, now)) {
+    fail("replayed HELLO for client \"" + h.name + "\"");
+    return;
+  }
+  deadline_.stop();
+  s_.authenticated(*this, h, std::move(link_));
+}
+
+Server::Server(Loop &loop, const Config &cfg)
+    : loop_(loop), cfg_(cfg), acl_(cfg.allow, cfg.deny) {
+  drain_timer_.set(loop_, [this] { drain_check(); });
+}
+
+Server::~Server() = default;
+
+bool Server::start(std::string &err) {
+  tls_ = TlsConfig::server(cfg_.cert, cfg_.key, err);
+  if (!tls_) return false;
+  for (const Endpoint &ep : cfg_.listen) {
+    auto l = std::make_unique<TlsListener>(loop_, *this);
+    if (!l->bind(ep, err)) return false;
+    LOG_INFO("server: listening on %s", l->bound().c_str());
+    sockaddr_storage ss;
+    Target t;
+    target_from_string(ep.host, ep.port, t);
+    target_sockaddr(t, ss);
+    acl_.add_own(reinterpret_cast<sockaddr *>(&ss));
+    listeners_.push_back(std::move(l));
+  }
+  return true;
+}
+
+void Server::accept(int fd, const std::string &peer) {
+  if (handshakes_.size() >= MAX_PENDING_HANDSHAKES) {
+    LOG_INFO("server: %s refused: %zu handshakes in progress", peer.c_str(), handshakes_.size());
+    close(fd);
+    return;
+  }
+  auto link = std::make_unique<Link>(loop_, *tls_, fd, false, nullptr, peer);
+  handshakes_.push_back(std::make_unique<Handshake>(*this, std::move(link), peer));
+}
+
+const ClientEntry *Server::find_client(const std::string &name) const {
+  for (const ClientEntry &c : cfg_.clients)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+void Server::authenticated(Handshake &h, const Hello &hello, std::unique_ptr<Link> link) {
+  handshake_done(&h);
+  std::string f;
+  if (hello.kind != HelloKind::New) {
+    LOG_INFO("server: client \"%s\" asked to join session %016llx, which is unknown",
+             hello.name.c_str(), (unsigned long long)hello.session);
+    frame_goaway(f, 0, uint32_t(GoAwayCode::UnknownSession));
+  } else if (sessions_.size() >= size_t(cfg_.max_sessions) || stopping_) {
+    LOG_INFO("server: client \"%s\" refused: %zu sessions (max-sessions)", hello.name.c_str(),
+             sessions_.size());
+    frame_goaway(f, 0, uint32_t(GoAwayCode::Busy));
+  }
+  if (!f.empty()) {
+    link->batch() += f;
+    link->close("refused");
+    std::shared_ptr<Link> dead(link.release());
+    loop_.defer([dead] {});
+    return;
+  }
+  HelloAck ack;
+  rand_bytes(&ack.session, sizeof ack.session);
+  ack.join_token.resize(16);
+  rand_bytes(&ack.join_token[0], 16);
+  ack.keepalive = 0;
+  std::string body = hello_ack_encode(ack);
+  frame_header(link->batch(), FrameType::HelloAck, 0, body.size(), 0);
+  link->batch() += body;
+  link->flush();
+  std::string peer = hello.name + "@" + link->name();
+  LOG_INFO("server: client \"%s\" from %s: session %016llx established", hello.name.c_str(),
+           link->name().c_str(), (unsigned long long)ack.session);
+  auto s = std::make_unique<Session>(loop_, Role::Server, ack.session, this, &acl_, peer);
+  s->set_max_streams(size_t(cfg_.max_streams));
+  s->add_link(std::move(link));
+  sessions_[ack.session] = std::move(s);
+}
+
+void Server::handshake_done(Handshake *h) {
+  for (auto it = handshakes_.begin(); it != handshakes_.end(); ++it) {
+    if (it->get() != h) continue;
+    std::shared_ptr<Handshake> dead(it->release());
+    handshakes_.erase(it);
+    loop_.defer([dead] {});
+    return;
+  }
+}
+
+void Server::on_session_down(Session &s, const std::string &why) {
+  LOG_INFO("server: session %016llx (%s) ended: %s", (unsigned long long)s.id(), s.peer().c_str(),
+           why.c_str());
+  auto it = sessions_.find(s.id());
+  if (it == sessions_.end()) return;
+  std::shared_ptr<Session> dead(it->second.release());
+  sessions_.erase(it);
+  loop_.defer([dead] {});
+}
+
+void Server::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  LOG_INFO("server: stopping: listeners closed, draining open streams for up to %d s", DRAIN_S);
+  listeners_.clear();
+  drain_started_ = loop_.now();
+  drain_check();
+}
+
+void Server::drain_check() {
+  size_t open = 0;
+  for (auto &kv : sessions_) open += kv.second->stream_count();
+  if (open == 0 || loop_.now() - drain_started_ >= DRAIN_S) {
+    std::vector<Session *> all;
+    for (auto &kv : sessions_) all.push_back(kv.second.get());
+    for (Session *s : all) s->shutdown("server stopping");
+    loop_.stop();
+    return;
+  }
+  drain_timer_.start(0.1);
+}
+
+}  // namespace braid

@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: MIT
+// Stream state machine: relay between a local socket and the tunnel, credit, delayed close.
+#include "braid/stream.h"
+
+#include <event2/event.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "braid/dial.h"
+#include "braid/frame.h"
+#include "braid/limits.h"
+#include "braid/log.h"
+#include "braid/mux.h"
+
+namespace braid {
+namespace {
+constexpr int READS_PER_EVENT = 4;
+
+// Closes fd so the application sees a TCP RST rather than an orderly FIN.
+void close_rst(int fd) {
+  struct linger lg = {1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  close(fd);
+}
+}  // namespace
+
+Stream::Stream(Session &s, uint32_t id, Target target, std::string label)
+    : s_(s), id_(id), target_(std::move(target)), label_(std::move(label)) {
+  peer_max_ = STREAM_WINDOW;
+  granted_ = STREAM_WINDOW;
+}
+
+Stream::~Stream() {
+  if (fd_ >= 0) close(fd_);
+}
+
+void Stream::attach(int fd) {
+  fd_ = fd;
+  rev_.set(s_.loop(), fd_, EV_READ, [this](short) { on_readable(); });
+  wev_.set(s_.loop(), fd_, EV_WRITE, [this](short) { on_writable(); });
+}
+
+void Stream::start_client(int fd, bool early, OpenCallback cb) {
+  std::string f;
+  frame_open(f, id_, target_encode(target_));
+  s_.send_control(f);
+  attach(fd);
+  if (early) {
+    state_ = StreamState::Open;
+    update_read_interest();
+    return;
+  }
+  open_cb_ = std::move(cb);
+  open_timer_.set(s_.loop(), [this] {
+    abort(uint32_t(ResetCode::TtlExpired),
+          "no answer to OPEN within " + std::to_string(OPEN_TIMEOUT_S) + " s", true);
+  });
+  open_timer_.start(OPEN_TIMEOUT_S);
+}
+
+void Stream::start_server(const Acl &acl) {
+  dial_.reset(new DialJob(s_.loop(), acl, target_,
+                          [this](int fd, uint32_t code, const std::string &why) {
+                            dial_done(fd, code, why);
+                          }));
+}
+
+void Stream::dial_done(int fd, uint32_t code, const std::string &why) {
+  if (state_ == StreamState::Done) {
+    if (fd >= 0) close(fd);
+    return;
+  }
+  if (fd < 0) {
+    abort(code, "cannot connect: " + why, true);
+    return;
+  }
+  attach(fd);
+  state_ = StreamState::Open;
+  std::string f;
+  frame_open_ack(f, id_);
+  s_.send_control(f);
+  LOG_DEBUG("stream %u %s -> %s: connected", id_, label_.c_str(), target_.str().c_str());
+  flush_local();
+  update_read_interest();
+}
+
+void Stream::on_open_ack() {
+  if (state_ != StreamState::Opening) return;  // early mode: nothing to wait for
+  state_ = StreamState::Open;
+  open_timer_.stop();
+  if (open_cb_) {
+    OpenCallback cb = std::move(open_cb_);
+    open_cb_ = nullptr;
+    cb(0);
+  }
+  flush_local();
+  update_read_interest();
+}
+
+void Stream::update_read_interest() {
+  bool want = state_ == StreamState::Open && fd_ >= 0 && !local_eof_ &&
+              sendbuf_.size() < STREAM_SEND_BUFFER;
+  if (want)
+    rev_.add();
+  else
+    rev_.del();
+}
+
+void Stream::on_readable() {
+  bool got = false;
+  for (int i = 0; i < READS_PER_EVENT && !local_eof_; i++) {
+    size_t room = STREAM_SEND_BUFFER - sendbuf_.size();
+    if (room == 0) break;
+    size_t want = std::min(room, READ_CHUNK);
+    ssize_t n = read(fd_, sendbuf_.reserve(want), want);
+    if (n > 0) {
+      sendbuf_.commit(size_t(n));
+      got = true;
+      if (size_t(n) < want) break;
+    } else if (n == 0) {
+      local_eof_ = true;
+      got = true;
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      break;
+    } else {
+      abort(uint32_t(ResetCode::Cancelled), std::string("local read: ") + strerror(errno), true);
+      return;
+    }
+  }
+  if (got) s_.stream_ready(this);
+  update_read_interest();
+}
+
+bool Stream::has_sendable(uint64_t session_credit) const {
+  if (state_ != StreamState::Open) return false;
+  (void)session_credit;  // the session checks its own credit before asking
+  if (read_total() > send_next_) return peer_max_ > send_next_;
+  return local_eof_ && !fin_sent_;
+}
+
+size_t Stream::produce(std::string &out, size_t max_payload, uint64_t session_credit, bool &more) {
+  more = false;
+  if (state_ != StreamState::Open) return 0;
+  uint64_t unsent = read_total() - send_next_;
+  uint64_t credit = peer_max_ > send_next_ ? peer_max_ - send_next_ : 0;
+  size_t n = size_t(std::min<uint64_t>({unsent, credit, max_payload, session_credit}));
+  bool fin = local_eof_ && !fin_sent_ && send_next_ + n == read_total();
+  if (n == 0 && !fin) return 0;
+  frame_data_header(out, id_, send_next_, n, fin ? FLAG_FIN : 0);
+  out.append(reinterpret_cast<const char *>(sendbuf_.data() + (send_next_ - send_base_)), n);
+  send_next_ += n;
+  s_.account_sent(n);
+  s_.stats().bytes_sent += n;
+  if (fin) fin_sent_ = true;
+  more = has_sendable(session_credit - n);
+  return n;
+}
+
+void Stream::on_ack(uint64_t delivered, uint64_t max_offset, bool fin_acked) {
+  if (state_ == StreamState::Done) return;
+  if (delivered > send_next_) {
+    abort(uint32_t(ResetCode::Protocol), "peer acknowledged bytes never sent", true);
+    return;
+  }
+  if (max_offset > peer_max_) {
+    peer_max_ = max_offset;
+    if (has_sendable(s_.session_send_credit())) s_.stream_ready(this);
+  }
+  if (delivered > send_base_) {
+    sendbuf_.consume(size_t(delivered - send_base_));
+    send_base_ = delivered;
+    update_read_interest();
+  }
+  if (fin_acked && fin_sent_ && delivered == read_total()) {
+    send_done_ = true;
+    check_done();
+  }
+}
+
+void Stream::on_data(uint64_t offset, const uint8_t *p, size_t n, bool fin) {
+  if (state_ == StreamState::Done || recv_done_) return;
+  uint64_t end = offset + n;
+  if (fin) {
+    if (fin_at_ != UINT64_MAX && fin_at_ != end) {
+      abort(uint32_t(ResetCode::Protocol), "FIN moved", true);
+      return;
+    }
+    fin_at_ = end;
+  }
+  if (end > fin_at_) {
+    abort(uint32_t(ResetCode::Protocol), "data beyond the FIN", true);
+    return;
+  }
+  if (end > granted_) {
+    abort(uint32_t(ResetCode::FlowControl),
+          "peer sent beyond its credit (" + std::to_string(end) + " > " + std::to_string(granted_) + ")",
+          true);
+    return;
+  }
+  if (end > highest_rx_) {
+    s_.account_received(end - highest_rx_);
+    highest_rx_ = end;
+  }
+  accept_bytes(offset, p, n);
+  s_.stats().bytes_received += n;
+  flush_local();
+}
+
+void Stream::accept_bytes(uint64_t offset, const uint8_t *p, size_t n) {
+  uint64_t end = offset + n;
+  if (end <= recv_next_) return;  // duplicate (resent after a link loss)
+  if (offset > recv_next_) {
+    std::string &slot = reorder_[offset];
+    if (slot.size() < n) slot.assign(reinterpret_cast<const char *>(p), n);
+    return;
+  }
+  size_t skip = size_t(recv_next_ - offset);
+  recvbuf_.append(p + skip, n - skip);
+  recv_next_ = end;
+  while (!reorder_.empty() && reorder_.begin()->first <= recv_next_) {
+    auto it = reorder_.begin();
+    uint64_t e = it->first + it->second.size();
+    if (e > recv_next_) {
+      size_t k = size_t(recv_next_ - it->first);
+      recvbuf_.append(it->second.data() + k, it->second.size() - k);
+      recv_next_ = e;
+    }
+    reorder_.erase(it);
+  }
+}
+
+void Stream::flush_local() {
+  if (fd_ < 0 || state_ != StreamState::Open) return;
+  while (!recvbuf_.empty()) {
+    ssize_t n = write(fd_, recvbuf_.data(), recvbuf_.size());
+    if (n > 0) {
+      recvbuf_.consume(size_t(n));
+      written_ += uint64_t(n);
+      s_.consumed(uint64_t(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    abort(uint32_t(ResetCode::Cancelled), std::string("local write: ") + strerror(errno), true);
+    return;
+  }
+  if (recvbuf_.empty()) {
+    wev_.del();
+    if (recvbuf_.capacity() > READ_CHUNK) recvbuf_.clear();  // idle streams hold no memory
+  } else {
+    wev_.add();
+  }
+  bool all_in = recv_next_ == fin_at_;
+  maybe_ack(all_in);
+  if (all_in && recvbuf_.empty() && !recv_done_) {
+    shutdown(fd_, SHUT_WR);
+    recv_done_ = true;
+    check_done();
+  }
+}
+
+void Stream::on_writable() { flush_local(); }
+
+void Stream::maybe_ack(bool force) {
+  if (!force && written_ + STREAM_WINDOW - granted_ < STREAM_WINDOW / 2) return;
+  granted_ = std::max(granted_, written_ + STREAM_WINDOW);
+  std::string f;
+  frame_ack(f, id_, recv_next_, granted_, recv_next_ == fin_at_ ? FLAG_FIN : 0);
+  s_.send_control(f);
+}
+
+void Stream::check_done() {
+  if (!send_done_ || !recv_done_ || state_ == StreamState::Done) return;
+  state_ = StreamState::Done;
+  rev_.reset();
+  wev_.reset();
+  close(fd_);
+  fd_ = -1;
+  LOG_DEBUG("stream %u %s -> %s: closed (%llu bytes out, %llu in)", id_, label_.c_str(),
+            target_.str().c_str(), (unsigned long long)send_next_, (unsigned long long)written_);
+  s_.stream_finished(this);
+}
+
+void Stream::on_reset(uint32_t code) {
+  if (state_ == StreamState::Done) return;
+  LOG_INFO("stream %u %s -> %s: reset by peer: %s", id_, label_.c_str(), target_.str().c_str(),
+           reset_code_str(code));
+  abort(code, "", false);
+}
+
+void Stream::on_stop_sending(uint32_t code) {
+  abort(code, "peer stopped reading", true);
+}
+
+void Stream::abort(uint32_t code, const std::string &why, bool send_reset) {
+  if (state_ == StreamState::Done) return;
+  if (!why.empty())
+    LOG_INFO("stream %u %s -> %s: %s", id_, label_.c_str(), target_.str().c_str(), why.c_str());
+  if (send_reset) {
+    std::string f;
+    frame_reset(f, id_, code, send_next_);
+    s_.send_control(f);
+  }
+  bool was_opening = state_ == StreamState::Opening;
+  state_ = StreamState::Done;
+  open_timer_.stop();
+  rev_.reset();
+  wev_.reset();
+  if (was_opening && open_cb_) {
+    // The application has not been told "connected": it gets a protocol error reply instead.
+    OpenCallback cb = std::move(open_cb_);
+    open_cb_ = nullptr;
+    cb(code);
+    if (fd_ >= 0) close(fd_);
+  } else if (fd_ >= 0) {
+    close_rst(fd_);
+  }
+  fd_ = -1;
+  s_.stream_finished(this);
+}
+
+}  // namespace braid

@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: MIT
+// mbedTLS: configuration, pinning, keygen, and a TLS connection over user-space buffers.
+#include "braid/tls.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <mbedtls/aesni.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/error.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/sha256.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/version.h>
+#include <mbedtls/x509_crt.h>
+#include <mbedtls/x509_csr.h>
+#if defined(MBEDTLS_PSA_CRYPTO_C)
+#include <psa/crypto.h>
+#endif
+
+#include "braid/config.h"
+#include "braid/loop.h"
+
+namespace braid {
+namespace {
+
+int rng(void *, unsigned char *out, size_t n) {
+  rand_bytes(out, n);
+  return 0;
+}
+
+std::string strerr(int ret) {
+  char buf[160];
+  mbedtls_strerror(ret, buf, sizeof buf);
+  return buf;
+}
+
+std::string sha256_pin(const unsigned char *p, size_t n) {
+  unsigned char h[32];
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  mbedtls_sha256(p, n, h, 0);
+#else
+  mbedtls_sha256_ret(p, n, h, 0);
+#endif
+  return "sha256:" + hex_encode(std::string(reinterpret_cast<char *>(h), 32));
+}
+
+int parse_keyfile(mbedtls_pk_context *pk, const char *path) {
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  return mbedtls_pk_parse_keyfile(pk, path, nullptr, rng, nullptr);
+#else
+  return mbedtls_pk_parse_keyfile(pk, path, nullptr);
+#endif
+}
+
+void global_init() {
+#if defined(MBEDTLS_PSA_CRYPTO_C)
+  static bool done = false;
+  if (!done) {
+    psa_crypto_init();
+    done = true;
+  }
+#endif
+}
+
+// Suites in preference order: AES-GCM first where the CPU accelerates AES, else ChaCha20.
+const int *suites() {
+  static int aes_first[] = {MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+                            MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+                            MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, 0};
+  static int chacha_first[] = {MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+                               MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+                               MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, 0};
+#if defined(MBEDTLS_AESNI_C) && defined(MBEDTLS_HAVE_X86_64)
+  if (mbedtls_aesni_has_support(MBEDTLS_AESNI_AES)) return aes_first;
+#endif
+  return chacha_first;
+}
+
+}  // namespace
+
+struct TlsConfigImpl {
+  mbedtls_ssl_config conf;
+  mbedtls_x509_crt cert;
+  mbedtls_pk_context key;
+  std::string pin;  // client: expected, 32 raw bytes
+  bool is_server = false;
+  TlsConfigImpl() {
+    mbedtls_ssl_config_init(&conf);
+    mbedtls_x509_crt_init(&cert);
+    mbedtls_pk_init(&key);
+  }
+  ~TlsConfigImpl() {
+    mbedtls_ssl_config_free(&conf);
+    mbedtls_x509_crt_free(&cert);
+    mbedtls_pk_free(&key);
+  }
+};
+
+struct TlsConnImpl {
+  mbedtls_ssl_context ssl;
+  TlsConn *owner = nullptr;
+  TlsConfigImpl *cfg = nullptr;
+  std::string peer_pin;
+  bool pin_checked = false, pin_mismatch = false;
+  TlsConnImpl() { mbedtls_ssl_init(&ssl); }
+  ~TlsConnImpl() { mbedtls_ssl_free(&ssl); }
+};
+
+namespace {
+
+int bio_send(void *ctx, const unsigned char *p, size_t n) {
+  static_cast<TlsConn *>(ctx)->out.append(p, n);
+  return static_cast<int>(n);
+}
+
+int bio_recv(void *ctx, unsigned char *p, size_t n) {
+  Buf &in = static_cast<TlsConn *>(ctx)->in;
+  if (in.empty()) return MBEDTLS_ERR_SSL_WANT_READ;
+  size_t k = n < in.size() ? n : in.size();
+  memcpy(p, in.data(), k);
+  in.consume(k);
+  return static_cast<int>(k);
+}
+
+// Pinning: the leaf certificate's SubjectPublicKeyInfo must hash to the configured pin. Chain
+// and name do not matter (the certificate is self-signed by design); returning an error aborts
+// the handshake before the client sends any application data.
+int verify_pin(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
+  TlsConnImpl *c = static_cast<TlsConnImpl *>(ctx);
+  if (depth != 0) {
+    *flags = 0;
+    return 0;
+  }
+  c->peer_pin = sha256_pin(crt->pk_raw.p, crt->pk_raw.len);
+  c->pin_checked = true;
+  if (c->peer_pin != "sha256:" + hex_encode(c->cfg->pin)) {
+    c->pin_mismatch = true;
+    return MBEDTLS_ERR_X509_CERT_VERIFY_FAILED;
+  }
+  *flags = 0;
+  return 0;
+}
+
+void conf_common(mbedtls_ssl_config &conf) {
+  mbedtls_ssl_conf_rng(&conf, rng, nullptr);
+  mbedtls_ssl_conf_ciphersuites(&conf, suites());
+#if MBEDTLS_VERSION_NUMBER >= 0x03020000
+  mbedtls_ssl_conf_min_tls_version(&conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#else
+  mbedtls_ssl_conf_min_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+#endif
+}
+
+}  // namespace
+
+TlsConfig::~TlsConfig() = default;
+
+std::unique_ptr<TlsConfig> TlsConfig::client(const std::string &pin, std::string &err) {
+  global_init();
+  auto c = std::unique_ptr<TlsConfig>(new TlsConfig);
+  c->impl_.reset(new TlsConfigImpl);
+  TlsConfigImpl &i = *c->impl_;
+  i.pin = pin;
+  int ret = mbedtls_ssl_config_defaults(&i.conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                        MBEDTLS_SSL_PRESET_DEFAULT);
+  if (ret) {
+    err = "tls: client configuration failed: " + strerr(ret);
+    return nullptr;
+  }
+  conf_common(i.conf);
+  // OPTIONAL + a verify callback that aborts on mismatch: REQUIRED would demand a CA chain,
+  // and the pin is the only trust anchor.
+  mbedtls_ssl_conf_authmode(&i.conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
+  return c;
+}
+
+std::unique_ptr<TlsConfig> TlsConfig::server(const std::string &cert, const std::string &key,
+                                             std::string &err) {
+  global_init();
+  auto c = std::unique_ptr<TlsConfig>(new TlsConfig);
+  c->impl_.reset(new TlsConfigImpl);
+  TlsConfigImpl &i = *c->impl_;
+  i.is_server = true;
+  int ret = mbedtls_x509_crt_parse_file(&i.cert, cert.c_str());
+  if (ret) {
+    err = cert + ": cannot load certificate: " + strerr(ret) + "; create one with \"braid keygen\"";
+    return nullptr;
+  }
+  ret = parse_keyfile(&i.key, key.c_str());
+  if (ret) {
+    err = key + ": cannot load private key: " + strerr(ret) + "; create one with \"braid keygen\"";
+    return nullptr;
+  }
+  ret = mbedtls_ssl_config_defaults(&i.conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                    MBEDTLS_SSL_PRESET_DEFAULT);
+  if (!ret) ret = mbedtls_ssl_conf_own_cert(&i.conf, &i.cert, &i.key);
+  if (ret) {
+    err = cert + ", " + key + ": certificate and key do not go together: " + strerr(ret);
+    return nullptr;
+  }
+  conf_common(i.conf);
+  mbedtls_ssl_conf_authmode(&i.conf, MBEDTLS_SSL_VERIFY_NONE);  // clients prove themselves in HELLO
+  return c;
+}
+
+TlsConn::TlsConn(TlsConfig &cfg) : impl_(new TlsConnImpl) {
+  impl_->owner = this;
+  impl_->cfg = cfg.impl();
+  mbedtls_ssl_setup(&impl_->ssl, &cfg.impl()->conf);
+  mbedtls_ssl_set_bio(&impl_->ssl, this, bio_send, bio_recv, nullptr);
+  if (!cfg.impl()->is_server) mbedtls_ssl_set_verify(&impl_->ssl, verify_pin, impl_.get());
+}
+
+TlsConn::~TlsConn() = default;
+
+TlsResult TlsConn::fail(int ret, const char *what) {
+  if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) return TlsResult::WantIo;
+  if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+    err_ = "peer closed the TLS session";
+    return TlsResult::Closed;
+  }
+  if (impl_->pin_mismatch) {
+    err_ = "certificate pin mismatch: expected sha256:" + hex_encode(impl_->cfg->pin) + " got " +
+           impl_->peer_pin;
+    return TlsResult::Error;
+  }
+  err_ = std::string(what) + ": " + strerr(ret);
+  return TlsResult::Error;
+}
+
+TlsResult TlsConn::handshake() {
+  int ret = mbedtls_ssl_handshake(&impl_->ssl);
+  if (ret) return fail(ret, "tls handshake failed");
+  if (!impl_->cfg->is_server && !impl_->pin_checked) {
+    err_ = "tls handshake completed without a server certificate to check the pin against";
+    return TlsResult::Error;
+  }
+  return TlsResult::Ok;
+}
+
+bool TlsConn::established() const {
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  return mbedtls_ssl_is_handshake_over(&impl_->ssl);
+#else
+  return impl_->ssl.state == MBEDTLS_SSL_HANDSHAKE_OVER;
+#endif
+}
+
+TlsResult TlsConn::read(uint8_t *buf, size_t cap, size_t *n) {
+  for (;;) {
+    int ret = mbedtls_ssl_read(&impl_->ssl, buf, cap);
+    if (ret > 0) {
+      *n = static_cast<size_t>(ret);
+      return TlsResult::Ok;
+    }
+    if (ret == 0) {
+      err_ = "peer closed the TLS session";
+      return TlsResult::Closed;
+    }
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+    if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) continue;
+#endif
+    return fail(ret, "tls read failed");
+  }
+}
+
+TlsResult TlsConn::write(const uint8_t *p, size_t n) {
+  while (n > 0) {
+    int ret = mbedtls_ssl_write(&impl_->ssl, p, n);
+    if (ret < 0) {
+      // `out` never refuses bytes, so WANT_WRITE cannot happen; anything else is fatal.
+      return fail(ret, "tls write failed");
+    }
+    p += ret;
+    n -= static_cast<size_t>(ret);
+  }
+  return TlsResult::Ok;
+}
+
+void TlsConn::close_notify() { mbedtls_ssl_close_notify(&impl_->ssl); }
+const std::string &TlsConn::peer_pin() const { return impl_->peer_pin; }
+bool TlsConn::pin_mismatch() const { return impl_->pin_mismatch; }
+std::string TlsConn::cipher() const { return mbedtls_ssl_get_ciphersuite(&impl_->ssl); }
+
+std::string tls_library_version() {
+  char v[32];
+  mbedtls_version_get_string(v);
+  return std::string("mbedTLS ") + v;
+}
+}  // namespace braid

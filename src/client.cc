@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Client role: listeners, dialling and authenticating the link, session, redial, waiting requests.
+// Client role: listeners, dialling and authenticating links, session, redial, waiting requests.
 #include "braid/client.h"
 
 #include <event2/dns.h>
-#include <event2/util.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,18 +12,15 @@
 #include <ctime>
 
 #include "braid/dial.h"
-#include "braid/hello.h"
 #include "braid/log.h"
 
 namespace braid {
 
 Client::Client(Loop &loop, const Config &cfg) : loop_(loop), cfg_(cfg) {
-  redial_timer_.set(loop_, [this] { dial(); });
-  hello_timer_.set(loop_, [this] {
-    if (dialing_) dialing_->close("no HELLO_ACK within " + std::to_string(HELLO_DEADLINE_S) + " s");
-  });
+  redial_timer_.set(loop_, [this] { maintain(); });
   pending_timer_.set(loop_, [this] { expire_pending(); });
   drain_timer_.set(loop_, [this] { drain_check(); });
+  dial_timer_.set(loop_, [this] { check_dialing(); });
 }
 
 Client::~Client() {
@@ -41,77 +37,127 @@ bool Client::start(std::string &err) {
     LOG_INFO("socks5 listening on %s", l->bound().c_str());
     listeners_.push_back(std::move(l));
   }
-  dial();
+  maintain();
   return true;
 }
 
-void Client::dial() {
-  if (stopping_ || dialing_ || dns_req_ || (session_ && session_->alive())) return;
-  const Endpoint &ep = server();
-  Target t;
-  target_from_string(ep.host, ep.port, t);
-  if (t.atyp != Atyp::Domain) {
-    sockaddr_storage ss;
-    socklen_t len = target_sockaddr(t, ss);
-    connect_to(reinterpret_cast<sockaddr *>(&ss), len);
+void Client::maintain() {
+  if (stopping_) return;
+  if (server_addr_len_ == 0) {
+    if (dns_req_) return;
+    const Endpoint &ep = server();
+    Target t;
+    target_from_string(ep.host, ep.port, t);
+    if (t.atyp != Atyp::Domain) {
+      server_addr_len_ = target_sockaddr(t, server_addr_);
+    } else {
+      evutil_addrinfo hints;
+      memset(&hints, 0, sizeof hints);
+      hints.ai_family = AF_UNSPEC;
+      hints.ai_socktype = SOCK_STREAM;
+      std::string port = std::to_string(ep.port);
+      // May call on_resolved (and maintain) before returning; dns_req_ stays null then.
+      evdns_getaddrinfo_request *req =
+          evdns_getaddrinfo(loop_.dns(), ep.host.c_str(), port.c_str(), &hints, on_resolved, this);
+      if (req && server_addr_len_ == 0) dns_req_ = req;
+      return;
+    }
+  }
+  if (!session_) {
+    if (dialing_.empty()) dial(HelloKind::New);
     return;
   }
-  evutil_addrinfo hints;
-  memset(&hints, 0, sizeof hints);
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  std::string port = std::to_string(ep.port);
-  // May call on_resolved before returning (cached or failed at once); dns_req_ is then null.
-  evdns_getaddrinfo_request *req =
-      evdns_getaddrinfo(loop_.dns(), ep.host.c_str(), port.c_str(), &hints, on_resolved, this);
-  if (req && !dialing_) dns_req_ = req;
+  if (session_->links_up() == 0) {
+    if (dialing_.empty()) dial(HelloKind::Resume);
+    return;
+  }
+  for (size_t have = session_->link_count() + dialing_.size(); have < size_t(cfg_.links); have++)
+    dial(HelloKind::Join);
 }
 
 void Client::on_resolved(int err, evutil_addrinfo *res, void *arg) {
   Client *self = static_cast<Client *>(arg);
   if (err == EVUTIL_EAI_CANCEL) return;
   self->dns_req_ = nullptr;
-  if (err || !res) {
+  if (err || !res || res->ai_addrlen > sizeof self->server_addr_) {
     self->dial_failed(std::string("cannot resolve: ") + evutil_gai_strerror(err));
   } else {
-    self->connect_to(res->ai_addr, socklen_t(res->ai_addrlen));
+    memcpy(&self->server_addr_, res->ai_addr, res->ai_addrlen);
+    self->server_addr_len_ = socklen_t(res->ai_addrlen);
+    self->maintain();
   }
   if (res) evutil_freeaddrinfo(res);
 }
 
-void Client::connect_to(const sockaddr *sa, socklen_t len) {
+void Client::dial(HelloKind kind) {
+  const sockaddr *sa = reinterpret_cast<const sockaddr *>(&server_addr_);
   int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     dial_failed(std::string("socket: ") + strerror(errno));
     return;
   }
   socket_setup(fd);
-  if (connect(fd, sa, len) != 0 && errno != EINPROGRESS) {
+  if (connect(fd, sa, server_addr_len_) != 0 && errno != EINPROGRESS) {
     std::string why = std::string("connect: ") + strerror(errno);
     close(fd);
     dial_failed(why);
     return;
   }
-  dialing_ = std::make_unique<Link>(loop_, *tls_, fd, true, this, server().str());
-  dialing_->set_keepalive(cfg_.keepalive, std::max(30, 3 * cfg_.keepalive));
-  hello_timer_.start(HELLO_DEADLINE_S + 5);
+  auto link = std::make_unique<Link>(loop_, *tls_, fd, true, this, server().str());
+  link->set_keepalive(cfg_.keepalive, std::max(30, 3 * cfg_.keepalive));
+  dialing_.push_back(Dialing{std::move(link), kind, loop_.now()});
+  if (!dial_timer_.armed()) dial_timer_.start(1);
+}
+
+Client::Dialing *Client::dialing_for(const Link &l) {
+  for (Dialing &d : dialing_)
+    if (d.link.get() == &l) return &d;
+  return nullptr;
+}
+
+std::unique_ptr<Link> Client::take_dialing(const Link &l) {
+  for (auto it = dialing_.begin(); it != dialing_.end(); ++it) {
+    if (it->link.get() != &l) continue;
+    std::unique_ptr<Link> link = std::move(it->link);
+    dialing_.erase(it);
+    return link;
+  }
+  return nullptr;
+}
+
+void Client::drop_dialing(const Link &l) {
+  std::shared_ptr<Link> dead(take_dialing(l).release());
+  if (dead) loop_.defer([dead] {});
 }
 
 void Client::on_link_up(Link &l) {
+  Dialing *d = dialing_for(l);
+  if (!d) return;
   Hello h;
-  h.kind = HelloKind::New;
+  h.kind = d->kind;
   h.name = cfg_.name;
   h.timestamp = uint64_t(time(nullptr));
+  if (h.kind != HelloKind::New && session_) {
+    h.session = session_->id();
+    h.join_token = session_->join_token();
+  }
   std::string body = hello_encode(h, cfg_.secret);
   frame_header(l.batch(), FrameType::Hello, 0, body.size(), 0);
   l.batch() += body;
   l.flush();
-  hello_timer_.start(HELLO_DEADLINE_S);
 }
 
 void Client::on_link_frame(Link &l, const Frame &f) {
+  Dialing *d = dialing_for(l);
+  if (!d) return;
   if (f.h.type == uint8_t(FrameType::GoAway)) {
-    l.close("server refused the session (GOAWAY code " + std::to_string(get_u32(f.body + 4)) + ")");
+    uint32_t code = get_u32(f.body + 4);
+    if (code == uint32_t(GoAwayCode::UnknownSession) && session_ && d->kind != HelloKind::New) {
+      l.close("server does not know session " + std::to_string(session_->id()));
+      session_->shutdown("the server no longer knows this session (it restarted?)");
+      return;
+    }
+    l.close("server refused the link (GOAWAY code " + std::to_string(code) + ")");
     return;
   }
   HelloAck ack;
@@ -124,41 +170,65 @@ void Client::on_link_frame(Link &l, const Frame &f) {
     l.close(err);
     return;
   }
-  hello_timer_.stop();
-  session_ = std::make_unique<Session>(loop_, Role::Client, ack.session, this, nullptr, l.name());
-  LOG_INFO("link %d: session established with %s (session %016llx, %s)", l.id(), l.name().c_str(),
-           (unsigned long long)ack.session, l.cipher().c_str());
+  if (d->kind == HelloKind::New) {
+    session_up(l, ack);
+  } else if (session_ && ack.session == session_->id()) {
+    LOG_INFO("link %d: %s session %016llx (%s%s)", l.id(),
+             d->kind == HelloKind::Join ? "joined" : "resumed", (unsigned long long)ack.session,
+             l.cipher().c_str(), l.tls().resumed() ? ", TLS resumed" : "");
+    session_->add_link(take_dialing(l));
+  } else {
+    l.close("server answered for another session");
+    return;
+  }
   backoff_ = 0;
-  session_->add_link(std::move(dialing_));
-  while (!pending_.empty() && session_->alive()) {
+  while (!pending_.empty() && session_ && session_->links_up()) {
     Pending p = std::move(pending_.front());
     pending_.pop_front();
     start_stream(p);
   }
+  maintain();
+}
+
+void Client::session_up(Link &l, const HelloAck &ack) {
+  session_ = std::make_unique<Session>(loop_, Role::Client, ack.session, this, nullptr, l.name());
+  session_->set_join_token(ack.join_token);
+  session_->set_resume_timeout(cfg_.resume_timeout);
+  LOG_INFO("link %d: session established with %s (session %016llx, %s)", l.id(), l.name().c_str(),
+           (unsigned long long)ack.session, l.cipher().c_str());
+  session_->add_link(take_dialing(l));
 }
 
 void Client::on_link_down(Link &l, const std::string &why) {
   std::string msg = why;
   if (l.tls().pin_mismatch()) msg += "; update \"server-pin\" if the server's key really changed";
   LOG_ERROR("link %d to %s: %s", l.id(), l.name().c_str(), msg.c_str());
-  hello_timer_.stop();
-  std::shared_ptr<Link> dead(dialing_.release());
-  loop_.defer([dead] {});
+  drop_dialing(l);
   dial_failed("");
 }
 
 void Client::dial_failed(const std::string &why) {
   if (!why.empty()) LOG_ERROR("server %s: %s", server().str().c_str(), why.c_str());
-  server_idx_++;  // the next candidate, if there are several
+  if (!session_ && cfg_.servers.size() > 1) {
+    server_idx_++;  // the next candidate
+    server_addr_len_ = 0;
+  }
   schedule_redial();
 }
 
 void Client::schedule_redial() {
-  if (stopping_) return;
+  if (stopping_ || redial_timer_.armed()) return;
   backoff_ = backoff_ == 0 ? REDIAL_MIN_S : std::min(backoff_ * 2, REDIAL_MAX_S);
   double wait = backoff_ * rand_uniform(0.8, 1.2);
   LOG_INFO("redialling in %.1f s", wait);
   redial_timer_.start(wait);
+}
+
+void Client::on_link_lost(Session &) { schedule_redial(); }
+
+void Client::on_session_detached(Session &s, const std::string &why) {
+  LOG_INFO("session %016llx: all links down (%s); resuming", (unsigned long long)s.id(), why.c_str());
+  maintain();
 }
 
 void Client::on_session_down(Session &s, const std::string &why) {
@@ -170,13 +240,17 @@ void Client::on_session_down(Session &s, const std::string &why) {
     loop_.stop();
     return;
   }
+  // Links still dialling for the old session are useless now.
+  for (Dialing &d : dialing_)
+    if (d.kind != HelloKind::New && d.link) d.link->close("session ended");
   backoff_ = 0;
+  redial_timer_.stop();
   redial_timer_.start(0);
 }
 
 void Client::open(int fd, const Target &t, const std::string &label, bool confirm, OpenCallback cb) {
   Pending p{fd, t, label, confirm, std::move(cb), loop_.now() + SESSION_WAIT_S};
-  if (session_ && session_->alive()) {
+  if (session_ && session_->links_up()) {
     start_stream(p);
     return;
   }
@@ -188,7 +262,7 @@ void Client::open(int fd, const Target &t, const std::string &label, bool confir
   LOG_DEBUG("%s -> %s: waiting for a session", label.c_str(), t.str().c_str());
   pending_.push_back(std::move(p));
   if (!pending_timer_.armed()) pending_timer_.start(1);
-  dial();
+  maintain();
 }
 
 void Client::start_stream(Pending &p) {
@@ -212,6 +286,36 @@ void Client::expire_pending() {
     close(p.fd);
   }
   if (!pending_.empty()) pending_timer_.start(1);
+}
+
+void Client::check_dialing() {
+  // A link that is not authenticated within the HELLO deadline is given up and redialled.
+  double now = loop_.now();
+  std::vector<Link *> late;
+  for (Dialing &d : dialing_)
+    if (d.link && now - d.started > HELLO_DEADLINE_S) late.push_back(d.link.get());
+  for (Link *l : late)
+    l->close("no HELLO_ACK within " + std::to_string(HELLO_DEADLINE_S) + " s");
+  if (!dialing_.empty()) dial_timer_.start(1);
+}
+
+void Client::log_stats() const {
+  if (!session_) {
+    LOG_INFO("stats: no session (%zu requests waiting)", pending_.size());
+    return;
+  }
+  const SessionStats &st = session_->stats();
+  LOG_INFO("stats: session %016llx links_up %zu streams_open %zu streams_total %llu bytes_sent %llu "
+           "bytes_received %llu resent_bytes %llu",
+           (unsigned long long)session_->id(), session_->links_up(), session_->stream_count(),
+           (unsigned long long)st.streams_total, (unsigned long long)st.bytes_sent,
+           (unsigned long long)st.bytes_received, (unsigned long long)st.resent_bytes);
+  for (auto &l : session_->links())
+    LOG_INFO("stats: link %d server %s state %s rtt_ms %.1f rate_mbps %.1f bytes_sent %llu "
+             "bytes_received %llu resent_bytes %llu",
+             l->id(), l->name().c_str(), l->suspect() ? "suspect" : "up", l->srtt_ms(),
+             l->rate() * 8 / 1e6, (unsigned long long)l->bytes_out(),
+             (unsigned long long)l->bytes_in(), (unsigned long long)l->resent_bytes);
 }
 
 void Client::stop() {

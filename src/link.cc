@@ -3,8 +3,14 @@
 #include "braid/link.h"
 
 #include <event2/event.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <cstring>
@@ -15,16 +21,22 @@ namespace braid {
 namespace {
 int g_next_link_id = 1;
 constexpr int READS_PER_EVENT = 8;  // fairness: other sockets get a turn after 512 KiB
+constexpr double TICK_S = 0.25;     // liveness, probe and rate bookkeeping
+constexpr double PROBE_S = 1.0;     // RTT probe interval while the link carries data
 }  // namespace
 
 Link::Link(Loop &loop, TlsConfig &tls, int fd, bool connecting, LinkOwner *owner, std::string name)
     : loop_(loop), tls_(tls), fd_(fd), owner_(owner), name_(std::move(name)), id_(g_next_link_id++),
       connecting_(connecting) {
-  last_rx_ = loop_.now();
+  last_rx_ = rate_t0_ = loop_.now();
+  // Keep the kernel's unsent queue small so the scheduler decides late which link carries
+  // what (research/protocol.md 3.2); EV_WRITE then means "below the low-water mark".
+  int lowat = TCP_NOTSENT_LOWAT_BYTES;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
   rev_.set(loop_, fd_, EV_READ, [this](short) { on_read(); });
   wev_.set(loop_, fd_, EV_WRITE, [this](short) { on_write(); });
   ka_timer_.set(loop_, [this] { on_keepalive(); });
-  ka_timer_.start(1);
+  ka_timer_.start(TICK_S);
   if (connecting_) {
     wev_.add();
   } else {
@@ -51,9 +63,10 @@ void Link::on_write() {
     drive_handshake();
     return;
   }
-  bool was_full = backlog() >= LINK_OUT_HIGH / 2;
+  bool was_blocked = kernel_full_ || backlog() >= LINK_OUT_HIGH / 2;
+  kernel_full_ = false;
   write_out();
-  if (!dead_ && up_ && was_full && backlog() < LINK_OUT_HIGH / 2) owner_->on_link_writable(*this);
+  if (!dead_ && up_ && was_blocked && writable()) owner_->on_link_writable(*this);
 }
 
 void Link::write_out() {
@@ -62,18 +75,54 @@ void Link::write_out() {
     if (n > 0) {
       tls_.out.consume(size_t(n));
       bytes_out_ += uint64_t(n);
+      last_tx_ = loop_.now();
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      busy_ = true;
       wev_.add();
       return;
     }
     die(std::string("write failed: ") + strerror(errno));
     return;
   }
-  wev_.del();
-  if (closing_) die("closed");
+  if (closing_) {
+    die("closed");
+    return;
+  }
+  if (up_ && notsent() >= size_t(TCP_NOTSENT_LOWAT_BYTES)) {
+    kernel_full_ = busy_ = true;  // EV_WRITE fires once the kernel drained below the mark
+    wev_.add();
+  } else {
+    wev_.del();
+  }
+}
+
+size_t Link::notsent() const {
+  int n = 0;
+  if (fd_ < 0 || ioctl(fd_, SIOCOUTQNSD, &n) != 0) return 0;
+  return size_t(n);
+}
+
+double Link::expected_delivery() const {
+  double rate = rate_ > 0 ? rate_ : 10e6;  // unmeasured: assume 10 MB/s until known
+  return double(backlog() + notsent()) / rate + srtt_ms_ / 2000.0;
+}
+
+void Link::update_rate() {
+  double now = loop_.now(), dt = now - rate_t0_;
+  if (dt < 0.5) return;
+  double measured = double(bytes_out_ - rate_bytes0_) / dt;
+  // Only an interval in which the link was the bottleneck measures its capacity; otherwise
+  // the application limited it and the figure is a lower bound.
+  if (busy_)
+    rate_ = rate_ == 0 ? measured : 0.7 * rate_ + 0.3 * measured;
+  else
+    rate_ = std::max(rate_, measured);
+  busy_ = false;
+  rate_t0_ = now;
+  rate_bytes0_ = bytes_out_;
 }
 
 void Link::flush() {
@@ -96,6 +145,12 @@ void Link::on_read() {
       tls_.in.commit(size_t(n));
       bytes_in_ += uint64_t(n);
       last_rx_ = loop_.now();
+      if (suspect_) {
+        suspect_ = false;
+        LOG_INFO("link %d (%s): alive again", id_, name_.c_str());
+        if (up_) owner_->on_link_writable(*this);
+        if (dead_) return;
+      }
       if (size_t(n) < READ_CHUNK) break;
       continue;
     }
@@ -202,14 +257,24 @@ void Link::on_keepalive() {
     die("no data from the peer for " + std::to_string(ka_dead_) + " s");
     return;
   }
-  if (up_ && ping_sent_ == 0 && now - last_rx_ >= ka_interval_) {
-    ping_sent_ = now;
+  update_rate();
+  bool outstanding = !carried.empty() && last_tx_ > last_rx_;
+  double quiet = std::max(2.0, 4 * srtt_ms_ / 1000);
+  if (up_ && !suspect_ && outstanding && now - last_rx_ > quiet) {
+    suspect_ = true;
+    LOG_INFO("link %d (%s): suspect: silent for %.1f s while carrying data", id_, name_.c_str(),
+             now - last_rx_);
+    owner_->on_link_suspect(*this);
+    if (dead_) return;
+  }
+  if (ping_sent_ > 0 && now - ping_sent_ > ka_interval_) ping_sent_ = 0;  // lost; probe again
+  bool probe = !carried.empty() && now - last_probe_ >= PROBE_S;
+  if (up_ && ping_sent_ == 0 && (probe || now - std::max(last_rx_, last_probe_) >= ka_interval_)) {
+    ping_sent_ = last_probe_ = now;
     frame_ping(plain_, uint64_t(now * 1e6), false);
     flush();
-  } else if (ping_sent_ > 0 && now - ping_sent_ > ka_interval_) {
-    ping_sent_ = 0;  // unanswered; silence detection above decides
   }
-  if (!dead_) ka_timer_.start(1);
+  if (!dead_) ka_timer_.start(TICK_S);
 }
 
 void Link::die(const std::string &why) {

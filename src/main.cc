@@ -128,9 +128,10 @@ int run(Role role, int argc, char **argv) {
     return 1;
   }
   write_pidfile(cfg.pidfile);
-  Signal term, intr;
+  Signal term, intr, usr1;
   term.set(loop, SIGTERM, [&] { r.stop(); });
   intr.set(loop, SIGINT, [&] { r.stop(); });
+  usr1.set(loop, SIGUSR1, [&] { r.log_stats(); });
   LOG_INFO("%s started", version_string().c_str());
   loop.run();
   if (!cfg.pidfile.empty()) unlink(cfg.pidfile.c_str());

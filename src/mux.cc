@@ -7,6 +7,7 @@
 #include "braid/frame.h"
 #include "braid/limits.h"
 #include "braid/log.h"
+#include "braid/sched.h"
 
 namespace braid {
 
@@ -19,14 +20,31 @@ Session::Session(Loop &loop, Role role, uint64_t id, SessionHost *host, const Ac
     pump_armed_ = false;
     pump();
   });
+  resume_timer_.set(loop_, [this] {
+    shutdown("no link came back within " + std::to_string(resume_timeout_) + " s (resume-timeout)");
+  });
 }
 
 Session::~Session() = default;
 
 void Session::add_link(std::unique_ptr<Link> l) {
   l->set_owner(this);
+  bool resumed = links_.empty() && resume_timer_.armed();
   links_.push_back(std::move(l));
+  if (resumed) {
+    resume_timer_.stop();
+    LOG_INFO("session %016llx: resumed with %zu open streams", (unsigned long long)id_,
+             streams_.size());
+    // What the other side holds is unknown: absolute ACKs let it free and resend precisely.
+    for (auto &kv : streams_) kv.second->reannounce();
+  }
   schedule_pump();
+}
+
+Link *Session::link_by_id(int id) const {
+  for (auto &l : links_)
+    if (l->id() == id) return l.get();
+  return nullptr;
 }
 
 size_t Session::links_up() const {
@@ -67,10 +85,17 @@ void Session::stream_finished(Stream *st) {
   // Bytes that arrived but were never written still return their session credit.
   if (st->highest_received() > st->written()) consumed(st->highest_received() - st->written());
   if (st->in_ready_) ready_.erase(std::remove(ready_.begin(), ready_.end(), st), ready_.end());
+  stats_.resent_bytes += st->resent();
   // Never free a stream inside its own callback: hand it to the loop.
   std::shared_ptr<Stream> dead(it->second.release());
   streams_.erase(it);
   loop_.defer([dead] {});
+}
+
+void Session::stream_reset_sent(uint32_t id, uint32_t code, uint64_t final_size) {
+  double now = loop_.now();
+  while (!recent_resets_.empty() && now - recent_resets_.front().at > 10) recent_resets_.pop_front();
+  if (recent_resets_.size() < MAX_STREAMS_PER_SESSION) recent_resets_.push_back({id, code, final_size, now});
 }
 
 void Session::consumed(uint64_t n) {
@@ -92,40 +117,67 @@ void Session::schedule_pump() {
   pump_timer_.start(0);
 }
 
-Link *Session::pick_link() {
-  Link *best = nullptr;
-  for (auto &l : links_)
-    if (l->writable() && (!best || l->backlog() < best->backlog())) best = l.get();
-  return best;
-}
-
 void Session::pump() {
-  // Each round fills one batch (up to LINK_OUT_HIGH) and hands it to TLS and the socket. A
-  // bounded number of rounds per call keeps one busy session from starving other events.
+  // Each round offers every writable link, best first, a batch of frames (up to
+  // LINK_OUT_HIGH) and hands it to TLS and the socket. A bounded number of rounds per call
+  // keeps one busy session from starving other events.
   for (int round = 0; round < 16; round++) {
-    Link *l = pick_link();
-    if (!l) return;  // on_link_writable or a new link calls again
-    if (!control_.empty()) {
-      l->batch() += control_;
-      control_.clear();
-    }
-    // Round robin, one frame per turn: a bulk stream cannot starve the small ones. A stream
-    // blocked only by session credit stays queued until the peer's session ACK.
-    while (!ready_.empty() && l->writable() && session_send_credit() > 0) {
-      Stream *st = ready_.front();
-      ready_.pop_front();
-      st->in_ready_ = false;
-      bool more = false;
-      st->produce(l->batch(), MAX_DATA_PAYLOAD, session_send_credit(), more);
-      if (more) {
-        st->in_ready_ = true;
-        ready_.push_back(st);
-      }
-    }
-    l->flush();
-    if (ready_.empty() || session_send_credit() == 0) return;
+    std::vector<Link *> order = sched_order(links_);
+    bool progress = false;
+    for (size_t i = 0; i < order.size(); i++) progress |= fill(*order[i], i == 0);
+    if (!progress || ready_.empty()) return;
   }
   schedule_pump();
+}
+
+// Fills one link from the ready streams that may use it; true if it sent anything.
+bool Session::fill(Link &l, bool first) {
+  trim_carried(l);
+  bool sent = false;
+  if (first && !control_.empty()) {
+    sent = true;
+    l.batch() += control_;
+    control_.clear();
+  }
+  // Round robin, one frame per turn: a bulk stream cannot starve the small ones. Streams that
+  // may not use this link, or that are blocked by session credit, keep their place.
+  size_t turns = ready_.size();
+  while (turns-- > 0 && !ready_.empty() && l.writable()) {
+    Stream *st = ready_.front();
+    ready_.pop_front();
+    Link *home = st->link_id() ? link_by_id(st->link_id()) : nullptr;
+    if (!sched_may_use(*st, l, home)) {
+      ready_.push_back(st);
+      continue;
+    }
+    if (!home || home->dead() || home->suspect()) st->set_link(l.id());
+    SentRange r{};
+    bool more = false;
+    size_t size0 = l.batch().size();
+    uint64_t resent0 = st->resent();
+    if (st->produce(l.batch(), MAX_DATA_PAYLOAD, session_send_credit(), r, more)) {
+      l.carried.push_back(r);
+      l.resent_bytes += st->resent() - resent0;
+    }
+    sent |= l.batch().size() != size0;
+    if (more) {
+      ready_.push_back(st);
+      if (l.batch().size() != size0) turns++;  // it may take another turn on this link
+    } else {
+      st->in_ready_ = false;
+    }
+  }
+  l.flush();
+  return sent;
+}
+
+void Session::trim_carried(Link &l) {
+  while (!l.carried.empty()) {
+    const SentRange &r = l.carried.front();
+    Stream *st = find(r.stream);
+    if (st && !st->acked_through(r.end, r.fin)) break;
+    l.carried.pop_front();
+  }
 }
 
 void Session::on_link_writable(Link &) { schedule_pump(); }
@@ -208,6 +260,14 @@ void Session::on_link_frame(Link &l, const Frame &f) {
       account_received(f.payload_len);
       consumed(f.payload_len);
     }
+    // A FIN sent again after a link loss, for a stream we already finished: everything up to
+    // it arrived (or we would not have finished), so confirm it and let the sender finish too.
+    if (type == FrameType::Data && (f.h.flags & FLAG_FIN)) {
+      std::string ack;
+      uint64_t end = f.offset + f.payload_len;
+      frame_ack(ack, f.h.stream, end, end, FLAG_FIN);
+      send_control(ack);
+    }
     return;
   }
   switch (type) {
@@ -230,28 +290,55 @@ void Session::on_link_frame(Link &l, const Frame &f) {
   }
 }
 
+void Session::strand(Link &l) {
+  size_t ranges = l.carried.size();
+  for (const SentRange &r : l.carried)
+    if (Stream *st = find(r.stream)) st->requeue(r.start, r.end, r.fin);
+  l.carried.clear();
+  // Control frames may have died with the link; all of them are safe to repeat.
+  for (auto &kv : streams_) kv.second->reannounce();
+  std::string f;
+  frame_ack(f, 0, consumed_, granted_);
+  for (const RecentReset &rr : recent_resets_) frame_reset(f, rr.id, rr.code, rr.final_size);
+  control_ += f;
+  LOG_DEBUG("session %016llx: link %d stranded %zu ranges", (unsigned long long)id_, l.id(), ranges);
+  schedule_pump();
+}
+
+void Session::on_link_suspect(Link &l) { strand(l); }
+
 void Session::on_link_down(Link &l, const std::string &why) {
   LOG_INFO("link %d (%s): down: %s", l.id(), l.name().c_str(), why.c_str());
   auto it = std::find_if(links_.begin(), links_.end(), [&](auto &p) { return p.get() == &l; });
-  if (it != links_.end()) {
-    std::shared_ptr<Link> dead(it->release());
-    links_.erase(it);
-    loop_.defer([dead] {});
+  if (it == links_.end()) return;
+  stats_.resent_bytes += l.resent_bytes;
+  strand(l);
+  std::shared_ptr<Link> dead(it->release());
+  links_.erase(it);
+  loop_.defer([dead] {});
+  if (down_) return;
+  if (!links_.empty()) {
+    host_->on_link_lost(*this);
+    return;
   }
-  if (links_.empty()) shutdown(why);
+  LOG_INFO("session %016llx: no link left; %zu streams wait up to %d s for one", (unsigned long long)id_,
+           streams_.size(), resume_timeout_);
+  resume_timer_.start(resume_timeout_);
+  host_->on_session_detached(*this, why);
 }
 
 void Session::shutdown(const std::string &why) {
   if (down_) return;
   down_ = true;
   pump_timer_.stop();
+  resume_timer_.stop();
   std::vector<uint32_t> ids;
   for (auto &kv : streams_) ids.push_back(kv.first);
   if (!ids.empty())
     LOG_INFO("session %016llx: resetting %zu open streams: %s", (unsigned long long)id_,
              ids.size(), why.c_str());
   for (uint32_t id : ids)
-    if (Stream *st = find(id)) st->abort(uint32_t(ResetCode::LinkLost), "", false);
+    if (Stream *st = find(id)) st->abort(uint32_t(ResetCode::LinkLost), "reset: " + why, false);
   // Closing a link calls back into on_link_down; take them out of the table first.
   auto links = std::make_shared<std::vector<std::unique_ptr<Link>>>(std::move(links_));
   links_.clear();

@@ -148,10 +148,23 @@ const ClientEntry *Server::find_client(const std::string &name) const {
 void Server::authenticated(Handshake &h, const Hello &hello, std::unique_ptr<Link> link) {
   handshake_done(&h);
   std::string f;
+  Session *s = nullptr;
   if (hello.kind != HelloKind::New) {
-    LOG_INFO("server: client \"%s\" asked to join session %016llx, which is unknown",
-             hello.name.c_str(), (unsigned long long)hello.session);
-    frame_goaway(f, 0, uint32_t(GoAwayCode::UnknownSession));
+    auto it = sessions_.find(hello.session);
+    // Join tokens are compared in constant time; a wrong one looks like an unknown session.
+    bool ok = it != sessions_.end() && it->second->client() == hello.name &&
+              it->second->join_token().size() == hello.join_token.size();
+    unsigned char diff = 0;
+    for (size_t i = 0; ok && i < hello.join_token.size(); i++)
+      diff |= uint8_t(hello.join_token[i] ^ it->second->join_token()[i]);
+    if (ok && diff == 0) {
+      s = it->second.get();
+    } else {
+      LOG_INFO("server: client \"%s\" asked to %s session %016llx, which is unknown here",
+               hello.name.c_str(), hello.kind == HelloKind::Join ? "join" : "resume",
+               (unsigned long long)hello.session);
+      frame_goaway(f, 0, uint32_t(GoAwayCode::UnknownSession));
+    }
   } else if (sessions_.size() >= size_t(cfg_.max_sessions) || stopping_) {
     LOG_INFO("server: client \"%s\" refused: %zu sessions (max-sessions)", hello.name.c_str(),
              sessions_.size());
@@ -165,21 +178,48 @@ void Server::authenticated(Handshake &h, const Hello &hello, std::unique_ptr<Lin
     return;
   }
   HelloAck ack;
-  rand_bytes(&ack.session, sizeof ack.session);
-  ack.join_token.resize(16);
-  rand_bytes(&ack.join_token[0], 16);
-  ack.keepalive = 0;
+  if (s) {
+    ack.session = s->id();
+    ack.join_token = s->join_token();
+  } else {
+    rand_bytes(&ack.session, sizeof ack.session);
+    ack.join_token.resize(16);
+    rand_bytes(&ack.join_token[0], 16);
+  }
+  ack.resume_timeout = RESUME_TIMEOUT_S;
   std::string body = hello_ack_encode(ack);
   frame_header(link->batch(), FrameType::HelloAck, 0, body.size(), 0);
   link->batch() += body;
   link->flush();
+  if (s) {
+    LOG_INFO("server: client \"%s\" from %s: link %d %s session %016llx", hello.name.c_str(),
+             link->name().c_str(), link->id(), hello.kind == HelloKind::Join ? "joined" : "resumed",
+             (unsigned long long)s->id());
+    s->add_link(std::move(link));
+    return;
+  }
   std::string peer = hello.name + "@" + link->name();
   LOG_INFO("server: client \"%s\" from %s: session %016llx established", hello.name.c_str(),
            link->name().c_str(), (unsigned long long)ack.session);
-  auto s = std::make_unique<Session>(loop_, Role::Server, ack.session, this, &acl_, peer);
-  s->set_max_streams(size_t(cfg_.max_streams));
-  s->add_link(std::move(link));
-  sessions_[ack.session] = std::move(s);
+  auto ns = std::make_unique<Session>(loop_, Role::Server, ack.session, this, &acl_, peer);
+  ns->set_max_streams(size_t(cfg_.max_streams));
+  ns->set_client(hello.name);
+  ns->set_join_token(ack.join_token);
+  ns->set_resume_timeout(RESUME_TIMEOUT_S);
+  ns->add_link(std::move(link));
+  sessions_[ack.session] = std::move(ns);
+}
+
+void Server::log_stats() const {
+  LOG_INFO("stats: server sessions %zu handshakes %zu", sessions_.size(), handshakes_.size());
+  for (auto &kv : sessions_) {
+    Session &s = *kv.second;
+    LOG_INFO("stats: session %016llx client %s links_up %zu streams_open %zu streams_total %llu "
+             "bytes_sent %llu bytes_received %llu resent_bytes %llu",
+             (unsigned long long)s.id(), s.client().c_str(), s.links_up(), s.stream_count(),
+             (unsigned long long)s.stats().streams_total, (unsigned long long)s.stats().bytes_sent,
+             (unsigned long long)s.stats().bytes_received, (unsigned long long)s.stats().resent_bytes);
+  }
 }
 
 void Server::handshake_done(Handshake *h) {

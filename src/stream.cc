@@ -45,10 +45,9 @@ void Stream::attach(int fd) {
 }
 
 void Stream::start_client(int fd, bool early, OpenCallback cb) {
-  std::string f;
-  frame_open(f, id_, target_encode(target_));
-  s_.send_control(f);
+  is_client_ = true;
   attach(fd);
+  s_.stream_ready(this);  // OPEN goes out with the first DATA, in the same record
   if (early) {
     state_ = StreamState::Open;
     update_read_interest();
@@ -89,6 +88,7 @@ void Stream::dial_done(int fd, uint32_t code, const std::string &why) {
 }
 
 void Stream::on_open_ack() {
+  open_acked_ = true;
   if (state_ != StreamState::Opening) return;  // early mode: nothing to wait for
   state_ = StreamState::Open;
   open_timer_.stop();
@@ -137,29 +137,86 @@ void Stream::on_readable() {
   update_read_interest();
 }
 
-bool Stream::has_sendable(uint64_t session_credit) const {
+bool Stream::has_sendable() const {
+  if (state_ == StreamState::Done) return false;
+  if (is_client_ && !open_sent_) return true;
+  if (!resend_.empty()) return true;
   if (state_ != StreamState::Open) return false;
-  (void)session_credit;  // the session checks its own credit before asking
   if (read_total() > send_next_) return peer_max_ > send_next_;
   return local_eof_ && !fin_sent_;
 }
 
-size_t Stream::produce(std::string &out, size_t max_payload, uint64_t session_credit, bool &more) {
+void Stream::emit_data(std::string &out, uint64_t at, size_t n, bool fin) {
+  frame_data_header(out, id_, at, n, fin ? FLAG_FIN : 0);
+  out.append(reinterpret_cast<const char *>(sendbuf_.data() + (at - send_base_)), n);
+}
+
+bool Stream::produce(std::string &out, size_t max_payload, uint64_t session_credit,
+                     SentRange &sent, bool &more) {
   more = false;
-  if (state_ != StreamState::Open) return 0;
+  if (state_ == StreamState::Done) return false;
+  if (is_client_ && !open_sent_) {
+    frame_open(out, id_, target_encode(target_));
+    open_sent_ = true;
+  }
+  // Bytes stranded on a dead link go first; they were within credit when first sent.
+  while (!resend_.empty()) {
+    Resend &r = resend_.front();
+    r.start = std::max(r.start, send_base_);
+    if (r.start >= r.end && (!r.fin || send_done_)) {
+      resend_.pop_front();
+      continue;
+    }
+    size_t n = size_t(std::min<uint64_t>(r.end > r.start ? r.end - r.start : 0, max_payload));
+    bool fin = r.fin && r.start + n == r.end;
+    emit_data(out, r.start, n, fin);
+    sent = SentRange{id_, r.start, r.start + n, fin};
+    r.start += n;
+    resent_ += n;
+    if (r.start >= r.end) resend_.pop_front();
+    more = has_sendable();
+    return true;
+  }
+  if (state_ != StreamState::Open) return false;
   uint64_t unsent = read_total() - send_next_;
   uint64_t credit = peer_max_ > send_next_ ? peer_max_ - send_next_ : 0;
   size_t n = size_t(std::min<uint64_t>({unsent, credit, max_payload, session_credit}));
   bool fin = local_eof_ && !fin_sent_ && send_next_ + n == read_total();
-  if (n == 0 && !fin) return 0;
-  frame_data_header(out, id_, send_next_, n, fin ? FLAG_FIN : 0);
-  out.append(reinterpret_cast<const char *>(sendbuf_.data() + (send_next_ - send_base_)), n);
+  if (n == 0 && !fin) return false;
+  emit_data(out, send_next_, n, fin);
+  sent = SentRange{id_, send_next_, send_next_ + n, fin};
   send_next_ += n;
   s_.account_sent(n);
   s_.stats().bytes_sent += n;
   if (fin) fin_sent_ = true;
-  more = has_sendable(session_credit - n);
-  return n;
+  more = has_sendable();
+  return true;
+}
+
+void Stream::requeue(uint64_t start, uint64_t end, bool fin) {
+  if (state_ == StreamState::Done) return;
+  if (is_client_ && !open_acked_) {
+    // The OPEN may have died with the link: send it again, then everything not yet acked.
+    if (!open_sent_) return;  // already rewound for this loss
+    open_sent_ = false;
+    link_id_ = 0;
+    resend_.clear();
+    if (send_next_ > send_base_ || fin_sent_) resend_.push_back(Resend{send_base_, send_next_, fin_sent_});
+    s_.stream_ready(this);
+    return;
+  }
+  start = std::max(start, send_base_);
+  if (start >= end && !fin) return;
+  resend_.push_back(Resend{start, end, fin});
+  s_.stream_ready(this);
+}
+
+void Stream::reannounce() {
+  if (state_ == StreamState::Done) return;
+  std::string f;
+  frame_ack(f, id_, recv_next_, granted_, recv_next_ == fin_at_ ? FLAG_FIN : 0);
+  if (!is_client_ && state_ == StreamState::Open) frame_open_ack(f, id_);
+  s_.send_control(f);
 }
 
 void Stream::on_ack(uint64_t delivered, uint64_t max_offset, bool fin_acked) {
@@ -170,7 +227,7 @@ void Stream::on_ack(uint64_t delivered, uint64_t max_offset, bool fin_acked) {
   }
   if (max_offset > peer_max_) {
     peer_max_ = max_offset;
-    if (has_sendable(s_.session_send_credit())) s_.stream_ready(this);
+    if (has_sendable()) s_.stream_ready(this);
   }
   if (delivered > send_base_) {
     sendbuf_.consume(size_t(delivered - send_base_));
@@ -306,6 +363,7 @@ void Stream::abort(uint32_t code, const std::string &why, bool send_reset) {
     std::string f;
     frame_reset(f, id_, code, send_next_);
     s_.send_control(f);
+    s_.stream_reset_sent(id_, code, send_next_);
   }
   bool was_opening = state_ == StreamState::Opening;
   state_ = StreamState::Done;

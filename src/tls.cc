@@ -14,6 +14,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 #include <mbedtls/x509_csr.h>
@@ -88,12 +89,21 @@ struct TlsConfigImpl {
   mbedtls_pk_context key;
   std::string pin;  // client: expected, 32 raw bytes
   bool is_server = false;
+  // Resumption: the server issues tickets; the client keeps the last session it established
+  // and offers it on links 2..K and redials (an abbreviated handshake: no ECDHE, no signature).
+  mbedtls_ssl_ticket_context ticket;
+  mbedtls_ssl_session saved;
+  bool have_saved = false;
   TlsConfigImpl() {
     mbedtls_ssl_config_init(&conf);
     mbedtls_x509_crt_init(&cert);
     mbedtls_pk_init(&key);
+    mbedtls_ssl_ticket_init(&ticket);
+    mbedtls_ssl_session_init(&saved);
   }
   ~TlsConfigImpl() {
+    mbedtls_ssl_session_free(&saved);
+    mbedtls_ssl_ticket_free(&ticket);
     mbedtls_ssl_config_free(&conf);
     mbedtls_x509_crt_free(&cert);
     mbedtls_pk_free(&key);
@@ -204,6 +214,14 @@ std::unique_ptr<TlsConfig> TlsConfig::server(const std::string &cert, const std:
   }
   conf_common(i.conf);
   mbedtls_ssl_conf_authmode(&i.conf, MBEDTLS_SSL_VERIFY_NONE);  // clients prove themselves in HELLO
+  // Tickets live 12 h; the ticket key rotates with that lifetime inside mbedTLS.
+  ret = mbedtls_ssl_ticket_setup(&i.ticket, rng, nullptr, MBEDTLS_CIPHER_AES_256_GCM, 12 * 3600);
+  if (ret) {
+    err = "tls: cannot set up session tickets: " + strerr(ret);
+    return nullptr;
+  }
+  mbedtls_ssl_conf_session_tickets_cb(&i.conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse,
+                                      &i.ticket);
   return c;
 }
 
@@ -212,7 +230,10 @@ TlsConn::TlsConn(TlsConfig &cfg) : impl_(new TlsConnImpl) {
   impl_->cfg = cfg.impl();
   mbedtls_ssl_setup(&impl_->ssl, &cfg.impl()->conf);
   mbedtls_ssl_set_bio(&impl_->ssl, this, bio_send, bio_recv, nullptr);
-  if (!cfg.impl()->is_server) mbedtls_ssl_set_verify(&impl_->ssl, verify_pin, impl_.get());
+  if (!cfg.impl()->is_server) {
+    mbedtls_ssl_set_verify(&impl_->ssl, verify_pin, impl_.get());
+    if (cfg.impl()->have_saved) mbedtls_ssl_set_session(&impl_->ssl, &cfg.impl()->saved);
+  }
 }
 
 TlsConn::~TlsConn() = default;
@@ -235,10 +256,29 @@ TlsResult TlsConn::fail(int ret, const char *what) {
 TlsResult TlsConn::handshake() {
   int ret = mbedtls_ssl_handshake(&impl_->ssl);
   if (ret) return fail(ret, "tls handshake failed");
-  if (!impl_->cfg->is_server && !impl_->pin_checked) {
-    err_ = "tls handshake completed without a server certificate to check the pin against";
-    return TlsResult::Error;
+  TlsConfigImpl *cfg = impl_->cfg;
+  if (cfg->is_server) return TlsResult::Ok;
+  if (!impl_->pin_checked) {
+    // A resumed session sends no certificate; the one kept from the full handshake that
+    // created the session is checked again (resumption proves the server knows its secret).
+    const mbedtls_x509_crt *crt = mbedtls_ssl_get_peer_cert(&impl_->ssl);
+    if (!crt) {
+      err_ = "tls handshake completed without a server certificate to check the pin against";
+      return TlsResult::Error;
+    }
+    impl_->peer_pin = sha256_pin(crt->pk_raw.p, crt->pk_raw.len);
+    impl_->pin_checked = true;
+    if (impl_->peer_pin != "sha256:" + hex_encode(cfg->pin)) {
+      impl_->pin_mismatch = true;
+      err_ = "certificate pin mismatch: expected sha256:" + hex_encode(cfg->pin) + " got " + impl_->peer_pin;
+      return TlsResult::Error;
+    }
+  } else {
+    resumed_ = false;
   }
+  mbedtls_ssl_session_free(&cfg->saved);
+  mbedtls_ssl_session_init(&cfg->saved);
+  cfg->have_saved = mbedtls_ssl_get_session(&impl_->ssl, &cfg->saved) == 0;
   return TlsResult::Ok;
 }
 

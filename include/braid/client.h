@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
-// Owns the client role: local listeners, dialling the server (TLS, pin, HELLO), the current
-// session, redial with exponential backoff and jitter, and requests that wait for a session.
+// Owns the client role: local listeners, dialling the server (TLS, pin, HELLO new / join /
+// resume), the session and its K links, redial with exponential backoff and jitter, and the
+// requests that wait for a session while no link is up.
 #pragma once
+#include <event2/util.h>
+
 #include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "braid/config.h"
+#include "braid/hello.h"
 #include "braid/link.h"
 #include "braid/listen.h"
 #include "braid/loop.h"
@@ -15,7 +19,6 @@
 #include "braid/tls.h"
 
 struct evdns_getaddrinfo_request;
-#include <event2/util.h>
 
 namespace braid {
 
@@ -27,12 +30,15 @@ class Client : public StreamOpener, public SessionHost, public LinkOwner {
   bool start(std::string &err);
   // SIGTERM: stop accepting, let streams drain up to DRAIN_S, then leave the loop.
   void stop();
+  void log_stats() const;  // SIGUSR1
 
   // StreamOpener
   void open(int fd, const Target &t, const std::string &label, bool confirm, OpenCallback cb) override;
   // SessionHost
   void on_session_down(Session &s, const std::string &why) override;
-  // LinkOwner, for the link while it authenticates
+  void on_link_lost(Session &s) override;
+  void on_session_detached(Session &s, const std::string &why) override;
+  // LinkOwner, for links while they authenticate
   void on_link_up(Link &l) override;
   void on_link_frame(Link &l, const Frame &f) override;
   void on_link_writable(Link &) override {}
@@ -47,28 +53,41 @@ class Client : public StreamOpener, public SessionHost, public LinkOwner {
     OpenCallback cb;
     double deadline;
   };
+  struct Dialing {
+    std::unique_ptr<Link> link;
+    HelloKind kind;
+    double started;
+  };
   Loop &loop_;
   const Config &cfg_;
   std::unique_ptr<TlsConfig> tls_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unique_ptr<Session> session_;
-  std::unique_ptr<Link> dialing_;
+  std::vector<Dialing> dialing_;
   evdns_getaddrinfo_request *dns_req_ = nullptr;
+  sockaddr_storage server_addr_{};
+  socklen_t server_addr_len_ = 0;
   size_t server_idx_ = 0;
   double backoff_ = 0;
-  Timer redial_timer_, hello_timer_, pending_timer_, drain_timer_;
+  Timer redial_timer_, pending_timer_, drain_timer_, dial_timer_;
   std::deque<Pending> pending_;
   bool stopping_ = false;
   double drain_started_ = 0;
 
   const Endpoint &server() const { return cfg_.servers[server_idx_ % cfg_.servers.size()]; }
-  void dial();
+  // Dials whatever is missing: a new session, a resume, or join links up to `links`.
+  void maintain();
+  void dial(HelloKind kind);
   static void on_resolved(int err, evutil_addrinfo *res, void *arg);
-  void connect_to(const sockaddr *sa, socklen_t len);
   void dial_failed(const std::string &why);
   void schedule_redial();
+  Dialing *dialing_for(const Link &l);
+  void drop_dialing(const Link &l);
+  std::unique_ptr<Link> take_dialing(const Link &l);
+  void session_up(Link &l, const HelloAck &ack);
   void start_stream(Pending &p);
   void expire_pending();
+  void check_dialing();
   void drain_check();
 };
 

@@ -53,6 +53,9 @@ constexpr double REDIAL_MAX_S = 30.0;
 constexpr double AUTH_FAIL_DELAY_MIN_S = 0.2;  // random delay before closing an unauthenticated link
 constexpr double AUTH_FAIL_DELAY_MAX_S = 2.0;
 constexpr int DRAIN_S = 5;                    // SIGTERM: running transfers get this long
+// Server: a session without links keeps its streams (and their target sockets) this long for
+// the client to resume; pushed to clients in HELLO_ACK. Covers a WAN flap or a DHCP renewal.
+constexpr int RESUME_TIMEOUT_S = 60;
 
 // --- counts ----------------------------------------------------------------------------------
 constexpr size_t MAX_STREAMS_PER_SESSION = 16384;  // server default for `max-streams`

@@ -6,6 +6,7 @@
 // is the owner's business.
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,14 @@ namespace braid {
 
 class Link;
 
+// A range of stream bytes a link carried and the peer has not acknowledged yet: if the link
+// dies, exactly these go out again on another link.
+struct SentRange {
+  uint32_t stream;
+  uint64_t start, end;
+  bool fin;
+};
+
 class LinkOwner {
  public:
   virtual ~LinkOwner() = default;
@@ -29,6 +38,9 @@ class LinkOwner {
   virtual void on_link_down(Link &l, const std::string &why) = 0;
   // Received bytes are not a valid frame. Default: close the link.
   virtual void on_link_bad_frame(Link &l, const std::string &why);
+  // The link went quiet while carrying data (no byte for max(2 s, 4 x SRTT)): schedule nothing
+  // new on it and resend what it carries. It may recover (on_link_writable) or die.
+  virtual void on_link_suspect(Link &) {}
 };
 
 class Link {
@@ -49,7 +61,17 @@ class Link {
   void flush();
   // Bytes waiting in user space (plaintext not yet encrypted + ciphertext not yet written).
   size_t backlog() const { return plain_.size() + tls_.out.size(); }
-  bool writable() const { return up_ && !dead_ && backlog() < LINK_OUT_HIGH; }
+  bool writable() const {
+    return up_ && !dead_ && !suspect_ && !kernel_full_ && backlog() < LINK_OUT_HIGH;
+  }
+  bool suspect() const { return suspect_; }
+  // Expected time (s) until a byte queued now reaches the peer: queued / rate + SRTT / 2.
+  double expected_delivery() const;
+  double rate() const { return rate_; }  // bytes/s measured while the link was the bottleneck
+
+  // Stream ranges this link carried, oldest first (the session trims acked ones).
+  std::deque<SentRange> carried;
+  uint64_t resent_bytes = 0;
 
   // Stops reading and parsing (used before a delayed close of an unauthenticated link).
   void pause_reading();
@@ -82,6 +104,12 @@ class Link {
   int ka_interval_ = 10, ka_dead_ = 30;
   double ping_sent_ = 0;
   double srtt_ms_ = 0;
+  double last_tx_ = 0, last_probe_ = 0;
+  bool suspect_ = false, kernel_full_ = false, busy_ = false;
+  double rate_ = 0, rate_t0_ = 0;
+  uint64_t rate_bytes0_ = 0;
+  size_t notsent() const;
+  void update_rate();
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
   bool in_dispatch_ = false;
 

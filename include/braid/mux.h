@@ -25,14 +25,18 @@ class Acl;
 class SessionHost {
  public:
   virtual ~SessionHost() = default;
-  // The session lost its last link and is over; every stream was reset. The host frees it
-  // later (not from inside this call).
+  // The session is over (resume timeout, shutdown); every stream was reset. The host frees
+  // it later (not from inside this call).
   virtual void on_session_down(Session &s, const std::string &why) = 0;
+  // A link died and others remain (the client dials a replacement).
+  virtual void on_link_lost(Session &) {}
+  // The last link died: streams wait up to the resume timeout for a link to come back.
+  virtual void on_session_detached(Session &, const std::string &) {}
 };
 
 struct SessionStats {
   uint64_t streams_total = 0;
-  uint64_t bytes_sent = 0, bytes_received = 0;
+  uint64_t bytes_sent = 0, bytes_received = 0, resent_bytes = 0;
 };
 
 class Session : public LinkOwner {
@@ -48,8 +52,18 @@ class Session : public LinkOwner {
   size_t stream_count() const { return streams_.size(); }
   void set_max_streams(size_t n) { max_streams_ = n; }
 
+  // Joins a link to the session (a new session's first link, a join, or a resume).
   void add_link(std::unique_ptr<Link> l);
   size_t links_up() const;
+  size_t link_count() const { return links_.size(); }
+  const std::vector<std::unique_ptr<Link>> &links() const { return links_; }
+  const std::unordered_map<uint32_t, std::unique_ptr<Stream>> &streams() const { return streams_; }
+  // Seconds a session without links waits for one before resetting its streams.
+  void set_resume_timeout(int s) { resume_timeout_ = s; }
+  const std::string &join_token() const { return join_token_; }
+  const std::string &client() const { return client_; }
+  void set_client(std::string name) { client_ = std::move(name); }
+  void set_join_token(std::string t) { join_token_ = std::move(t); }
   // Client: opens a stream for fd to target. Returns false (and leaves fd alone) if the
   // session cannot take one more stream.
   bool open_stream(int fd, const Target &t, const std::string &label, bool early, OpenCallback cb);
@@ -60,17 +74,20 @@ class Session : public LinkOwner {
   void send_control(const std::string &frames);  // queued ahead of data
   void stream_ready(Stream *st);                 // has data and credit to send
   void stream_finished(Stream *st);              // both halves done or reset; freed later
+  void stream_reset_sent(uint32_t id, uint32_t code, uint64_t final_size);
   void consumed(uint64_t n);                     // n bytes written to a local socket
   void account_received(uint64_t n) { rx_total_ += n; }
   uint64_t session_send_credit() const;
   void account_sent(uint64_t n) { tx_total_ += n; }
   SessionStats &stats() { return stats_; }
+  const SessionStats &stats() const { return stats_; }
 
   // LinkOwner
   void on_link_up(Link &) override {}
   void on_link_frame(Link &l, const Frame &f) override;
   void on_link_writable(Link &l) override;
   void on_link_down(Link &l, const std::string &why) override;
+  void on_link_suspect(Link &l) override;
 
  private:
   Loop &loop_;
@@ -93,10 +110,24 @@ class Session : public LinkOwner {
   SessionStats stats_;
   Timer pump_timer_;  // zero-delay: coalesces many ready events into one scheduling pass
   bool pump_armed_ = false;
+  Timer resume_timer_;
+  int resume_timeout_ = 60;
+  std::string join_token_;
+  std::string client_;  // server: the authenticated client's name
+  // Streams we reset recently: the RESET is sent again if the link that carried it dies.
+  struct RecentReset {
+    uint32_t id, code;
+    uint64_t final_size;
+    double at;
+  };
+  std::deque<RecentReset> recent_resets_;
 
   void schedule_pump();
   void pump();
-  Link *pick_link();
+  bool fill(Link &l, bool first);
+  Link *link_by_id(int id) const;
+  void trim_carried(Link &l);
+  void strand(Link &l);  // requeue what l carried and re-announce state on the others
   void on_open(const Frame &f);
   Stream *find(uint32_t id);
   void protocol_error(Link &l, const std::string &why);

@@ -28,6 +28,7 @@ class Server : public SessionHost {
   ~Server() override;
   bool start(std::string &err);
   void stop();  // SIGTERM: close listeners, drain sessions up to DRAIN_S
+  void log_stats() const;  // SIGUSR1
 
   void accept(int fd, const std::string &peer);
   // Called by a Handshake once HELLO checked out; takes the link.

@@ -7,6 +7,7 @@
 // frees it (ids are never reused, so late frames for it are recognised and dropped).
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -21,6 +22,7 @@ namespace braid {
 class Session;
 class DialJob;
 class Acl;
+struct SentRange;
 
 // Called once when the peer answers an OPEN: code 0 = opened, else a ResetCode value.
 using OpenCallback = std::function<void(uint32_t code)>;
@@ -56,10 +58,26 @@ class Stream {
   void on_reset(uint32_t code);
   void on_stop_sending(uint32_t code);
 
-  // Scheduler side: appends at most one DATA frame (<= max_payload bytes) to out. Returns the
-  // payload bytes added; `more` tells whether the stream still has sendable data after it.
-  size_t produce(std::string &out, size_t max_payload, uint64_t session_credit, bool &more);
-  bool has_sendable(uint64_t session_credit) const;
+  // Scheduler side: appends the stream's next frames to out: OPEN if it has not gone out yet,
+  // then at most one DATA frame (resends first, then new bytes within credit). Returns true
+  // and fills `sent` if a DATA frame was added; `more` tells whether more is sendable.
+  bool produce(std::string &out, size_t max_payload, uint64_t session_credit, SentRange &sent,
+               bool &more);
+  bool has_sendable() const;
+  // A link that carried [start, end) (and the FIN at `end` if fin) died: send it again.
+  void requeue(uint64_t start, uint64_t end, bool fin);
+  // True once the peer acknowledged [.., end) (and the FIN, if fin).
+  bool acked_through(uint64_t end, bool fin) const {
+    return send_base_ >= end && (!fin || send_done_);
+  }
+  // Absolute ACK of what we received, sent again after a link loss (ACKs are idempotent).
+  void reannounce();
+  // Link the stream is on (0 = none). Until the peer answered OPEN, a client stream stays on
+  // the link that carried its OPEN, so no DATA can overtake it.
+  int link_id() const { return link_id_; }
+  void set_link(int id) { link_id_ = id; }
+  bool pinned() const { return is_client_ && !open_acked_ && open_sent_; }
+  uint64_t resent() const { return resent_; }
   // Aborts: RESET to the peer (if send_reset) and RST to the local socket.
   void abort(uint32_t code, const std::string &why, bool send_reset);
 
@@ -97,6 +115,15 @@ class Stream {
   uint64_t fin_at_ = UINT64_MAX;
   bool recv_done_ = false;
   bool in_ready_ = false;  // queued in the session's ready list
+  bool is_client_ = false, open_sent_ = false, open_acked_ = false;
+  int link_id_ = 0;
+  struct Resend {
+    uint64_t start, end;
+    bool fin;
+  };
+  std::deque<Resend> resend_;
+  uint64_t resent_ = 0;
+  void emit_data(std::string &out, uint64_t at, size_t n, bool fin);
   friend class Session;
 
   uint64_t read_total() const { return send_base_ + sendbuf_.size(); }

@@ -58,8 +58,11 @@ class TlsConn {
   const std::string &peer_pin() const;
   bool pin_mismatch() const;
   std::string cipher() const;
+  // Client: the handshake resumed an earlier session (no certificate was sent).
+  bool resumed() const { return resumed_; }
 
  private:
+  bool resumed_ = true;
   std::unique_ptr<TlsConnImpl> impl_;
   std::string err_;
   TlsResult fail(int ret, const char *what);

@@ -304,18 +304,7 @@ void Client::log_stats() const {
     LOG_INFO("stats: no session (%zu requests waiting)", pending_.size());
     return;
   }
-  const SessionStats &st = session_->stats();
-  LOG_INFO("stats: session %016llx links_up %zu streams_open %zu streams_total %llu bytes_sent %llu "
-           "bytes_received %llu resent_bytes %llu",
-           (unsigned long long)session_->id(), session_->links_up(), session_->stream_count(),
-           (unsigned long long)st.streams_total, (unsigned long long)st.bytes_sent,
-           (unsigned long long)st.bytes_received, (unsigned long long)st.resent_bytes);
-  for (auto &l : session_->links())
-    LOG_INFO("stats: link %d server %s state %s rtt_ms %.1f rate_mbps %.1f bytes_sent %llu "
-             "bytes_received %llu resent_bytes %llu",
-             l->id(), l->name().c_str(), l->suspect() ? "suspect" : "up", l->srtt_ms(),
-             l->rate() * 8 / 1e6, (unsigned long long)l->bytes_out(),
-             (unsigned long long)l->bytes_in(), (unsigned long long)l->resent_bytes);
+  session_->log_stats();
 }
 
 void Client::stop() {

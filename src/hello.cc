@@ -55,12 +55,16 @@ std::string hello_encode(const Hello &h, const std::string &secret) {
 bool hello_parse(const uint8_t *p, size_t n, Hello &out, std::string &err) {
   Reader r(p, n);
   std::string magic;
-  uint8_t version, kind, name_len;
+  uint8_t version = 0, kind = 0, name_len = 0;
   if (!r.bytes(3, magic) || magic != "BRD") {
     err = "not a HELLO (bad magic)";
     return false;
   }
-  if (!r.u8(version) || version != HELLO_VERSION) {
+  if (!r.u8(version)) {
+    err = "malformed HELLO (truncated)";
+    return false;
+  }
+  if (version != HELLO_VERSION) {
     err = "unsupported protocol version " + std::to_string(version);
     return false;
   }
@@ -106,7 +110,10 @@ std::string hello_ack_encode(const HelloAck &a) {
 }
 
 bool hello_ack_parse(const uint8_t *p, size_t n, HelloAck &out, std::string &err) {
+  out = HelloAck{};
   Reader r(p, n);
+  // Known settings have fixed widths; anything else is malformed rather than truncated.
+  static const uint8_t WIDTH[] = {0, 2, 4, 4, 1, 2};
   if (!r.u64(out.session) || !r.bytes(TOKEN_LEN, out.join_token)) {
     err = "malformed HELLO_ACK";
     return false;
@@ -118,7 +125,10 @@ bool hello_ack_parse(const uint8_t *p, size_t n, HelloAck &out, std::string &err
       err = "malformed HELLO_ACK setting";
       return false;
     }
-    if (len > 8) continue;
+    if (type >= 1 && type <= 5 && len != WIDTH[type]) {
+      err = "malformed HELLO_ACK setting " + std::to_string(type);
+      return false;
+    }
     uint64_t val = 0;
     for (char c : v) val = val << 8 | uint8_t(c);
     switch (type) {
@@ -145,11 +155,13 @@ bool ReplayCache::check_and_add(const std::string &nonce, uint64_t ts, uint64_t 
   if (ts < floor_) return false;
   if (seen_.count(nonce)) return false;
   if (order_.size() >= REPLAY_CACHE_MAX) {
-    // Forget the oldest, and refuse anything not newer than it from now on.
-    floor_ = std::max(floor_, order_.front().first + 1);
+    // Forget the oldest, and refuse anything not newer than it from now on. A HELLO that
+    // would itself fall under the new floor is refused before anything is forgotten.
+    uint64_t next_floor = std::max(floor_, order_.front().first + 1);
+    if (ts < next_floor) return false;
+    floor_ = next_floor;
     seen_.erase(order_.front().second);
     order_.pop_front();
-    if (ts < floor_) return false;
   }
   seen_.emplace(nonce, ts);
   order_.emplace_back(ts, nonce);

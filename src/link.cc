@@ -107,7 +107,7 @@ size_t Link::notsent() const {
 
 double Link::expected_delivery() const {
   double rate = rate_ > 0 ? rate_ : 10e6;  // unmeasured: assume 10 MB/s until known
-  return double(backlog() + notsent()) / rate + srtt_ms_ / 2000.0;
+  return double(backlog() + carried_bytes) / rate + srtt_ms_ / 2000.0;
 }
 
 void Link::update_rate() {
@@ -268,7 +268,9 @@ void Link::on_keepalive() {
     if (dead_) return;
   }
   if (ping_sent_ > 0 && now - ping_sent_ > ka_interval_) ping_sent_ = 0;  // lost; probe again
-  bool probe = !carried.empty() && now - last_probe_ >= PROBE_S;
+  // Probe while the link carries data either way, so SRTT includes the queueing the data sees.
+  bool active = !carried.empty() || now - last_rx_ < PROBE_S;
+  bool probe = active && now - last_probe_ >= PROBE_S;
   if (up_ && ping_sent_ == 0 && (probe || now - std::max(last_rx_, last_probe_) >= ka_interval_)) {
     ping_sent_ = last_probe_ = now;
     frame_ping(plain_, uint64_t(now * 1e6), false);

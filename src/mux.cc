@@ -86,10 +86,39 @@ void Session::stream_finished(Stream *st) {
   if (st->highest_received() > st->written()) consumed(st->highest_received() - st->written());
   if (st->in_ready_) ready_.erase(std::remove(ready_.begin(), ready_.end(), st), ready_.end());
   stats_.resent_bytes += st->resent();
+  uint64_t grown = st->window() - STREAM_WINDOW;
+  window_growth_ -= std::min(window_growth_, grown);
   // Never free a stream inside its own callback: hand it to the loop.
   std::shared_ptr<Stream> dead(it->second.release());
   streams_.erase(it);
   loop_.defer([dead] {});
+}
+
+void Session::log_stats() const {
+  LOG_INFO("stats: session %016llx peer %s links_up %zu streams_open %zu streams_total %llu "
+           "bytes_sent %llu bytes_received %llu resent_bytes %llu",
+           (unsigned long long)id_, peer_.c_str(), links_up(), streams_.size(),
+           (unsigned long long)stats_.streams_total, (unsigned long long)stats_.bytes_sent,
+           (unsigned long long)stats_.bytes_received, (unsigned long long)stats_.resent_bytes);
+  for (auto &l : links_)
+    LOG_INFO("stats: link %d peer %s state %s rtt_ms %.1f rate_mbps %.1f bytes_sent %llu "
+             "bytes_received %llu resent_bytes %llu",
+             l->id(), l->name().c_str(), l->suspect() ? "suspect" : "up", l->srtt_ms(),
+             l->rate() * 8 / 1e6, (unsigned long long)l->bytes_out(),
+             (unsigned long long)l->bytes_in(), (unsigned long long)l->resent_bytes);
+}
+
+double Session::srtt_s() const {
+  double best = 0;
+  for (auto &l : links_)
+    if (l->up() && l->srtt_ms() > 0 && (best == 0 || l->srtt_ms() < best)) best = l->srtt_ms();
+  return best / 1000;
+}
+
+bool Session::may_grow_window(uint64_t cur) {
+  if (window_growth_ + cur + streams_.size() * STREAM_WINDOW > SESSION_WINDOW * 3 / 4) return false;
+  window_growth_ += cur;
+  return true;
 }
 
 void Session::stream_reset_sent(uint32_t id, uint32_t code, uint64_t final_size) {
@@ -121,6 +150,7 @@ void Session::pump() {
   // Each round offers every writable link, best first, a batch of frames (up to
   // LINK_OUT_HIGH) and hands it to TLS and the socket. A bounded number of rounds per call
   // keeps one busy session from starving other events.
+  for (auto &l : links_) trim_carried(*l);
   for (int round = 0; round < 16; round++) {
     std::vector<Link *> order = sched_order(links_);
     bool progress = false;
@@ -132,7 +162,6 @@ void Session::pump() {
 
 // Fills one link from the ready streams that may use it; true if it sent anything.
 bool Session::fill(Link &l, bool first) {
-  trim_carried(l);
   bool sent = false;
   if (first && !control_.empty()) {
     sent = true;
@@ -157,6 +186,7 @@ bool Session::fill(Link &l, bool first) {
     uint64_t resent0 = st->resent();
     if (st->produce(l.batch(), MAX_DATA_PAYLOAD, session_send_credit(), r, more)) {
       l.carried.push_back(r);
+      l.carried_bytes += r.end - r.start;
       l.resent_bytes += st->resent() - resent0;
     }
     sent |= l.batch().size() != size0;
@@ -176,6 +206,7 @@ void Session::trim_carried(Link &l) {
     const SentRange &r = l.carried.front();
     Stream *st = find(r.stream);
     if (st && !st->acked_through(r.end, r.fin)) break;
+    l.carried_bytes -= std::min(l.carried_bytes, r.end - r.start);
     l.carried.pop_front();
   }
 }
@@ -295,6 +326,7 @@ void Session::strand(Link &l) {
   for (const SentRange &r : l.carried)
     if (Stream *st = find(r.stream)) st->requeue(r.start, r.end, r.fin);
   l.carried.clear();
+  l.carried_bytes = 0;
   // Control frames may have died with the link; all of them are safe to repeat.
   for (auto &kv : streams_) kv.second->reannounce();
   std::string f;

@@ -23,9 +23,11 @@ bool sched_may_use(const Stream &st, const Link &l, const Link *home) {
   if (!home || home->dead() || home->suspect()) return !st.pinned() || !home;
   if (home == &l) return true;
   if (st.pinned()) return false;  // its OPEN is on home; nothing may overtake it
-  // Stripe only a bulk stream, only while its own link is full, only onto a link whose RTT
-  // will not make the receiver wait too long for the bytes in between.
-  if (home->writable() || st.bytes_sent() < SCHED_BULK_BYTES) return false;
+  // Stripe only a bulk stream, only while its own link is the bottleneck (a byte would arrive
+  // sooner on l than on home), and only onto a link whose RTT will not make the receiver wait
+  // too long for the bytes in between.
+  if (st.bytes_sent() < SCHED_BULK_BYTES) return false;
+  if (home->writable() && home->expected_delivery() <= l.expected_delivery()) return false;
   return l.srtt_ms() <= SCHED_RTT_FACTOR * home->srtt_ms() + SCHED_RTT_SLACK_MS;
 }
 

@@ -212,14 +212,7 @@ void Server::authenticated(Handshake &h, const Hello &hello, std::unique_ptr<Lin
 
 void Server::log_stats() const {
   LOG_INFO("stats: server sessions %zu handshakes %zu", sessions_.size(), handshakes_.size());
-  for (auto &kv : sessions_) {
-    Session &s = *kv.second;
-    LOG_INFO("stats: session %016llx client %s links_up %zu streams_open %zu streams_total %llu "
-             "bytes_sent %llu bytes_received %llu resent_bytes %llu",
-             (unsigned long long)s.id(), s.client().c_str(), s.links_up(), s.stream_count(),
-             (unsigned long long)s.stats().streams_total, (unsigned long long)s.stats().bytes_sent,
-             (unsigned long long)s.stats().bytes_received, (unsigned long long)s.stats().resent_bytes);
-  }
+  for (auto &kv : sessions_) kv.second->log_stats();
 }
 
 void Server::handshake_done(Handshake *h) {

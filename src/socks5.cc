@@ -35,6 +35,10 @@ SocksParse socks5_parse_auth(const uint8_t *p, size_t n, std::string &user, std:
   if (n < 2 + ulen + 1) return SocksParse::NeedMore;
   size_t plen = p[2 + ulen];
   if (n < 3 + ulen + plen) return SocksParse::NeedMore;
+  if (ulen == 0 || plen == 0) {
+    err = "empty username or password (RFC 1929 requires 1 to 255 bytes)";
+    return SocksParse::Error;
+  }
   user.assign(reinterpret_cast<const char *>(p + 2), ulen);
   pass.assign(reinterpret_cast<const char *>(p + 3 + ulen), plen);
   *used = 3 + ulen + plen;

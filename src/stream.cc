@@ -31,7 +31,14 @@ void close_rst(int fd) {
 Stream::Stream(Session &s, uint32_t id, Target target, std::string label)
     : s_(s), id_(id), target_(std::move(target)), label_(std::move(label)) {
   peer_max_ = STREAM_WINDOW;
-  granted_ = STREAM_WINDOW;
+  granted_ = window_ = STREAM_WINDOW;
+  window_t_ = s_.loop().now();
+}
+
+size_t Stream::send_room() const {
+  uint64_t cap = std::max(STREAM_WINDOW, peer_max_ - std::min(peer_max_, send_base_)) + STREAM_SEND_SLACK;
+  cap = std::min(cap, STREAM_WINDOW_MAX + STREAM_SEND_SLACK);
+  return sendbuf_.size() >= cap ? 0 : size_t(cap - sendbuf_.size());
 }
 
 Stream::~Stream() {
@@ -102,8 +109,7 @@ void Stream::on_open_ack() {
 }
 
 void Stream::update_read_interest() {
-  bool want = state_ == StreamState::Open && fd_ >= 0 && !local_eof_ &&
-              sendbuf_.size() < STREAM_SEND_BUFFER;
+  bool want = state_ == StreamState::Open && fd_ >= 0 && !local_eof_ && send_room() > 0;
   if (want)
     rev_.add();
   else
@@ -113,7 +119,7 @@ void Stream::update_read_interest() {
 void Stream::on_readable() {
   bool got = false;
   for (int i = 0; i < READS_PER_EVENT && !local_eof_; i++) {
-    size_t room = STREAM_SEND_BUFFER - sendbuf_.size();
+    size_t room = send_room();
     if (room == 0) break;
     size_t want = std::min(room, READ_CHUNK);
     ssize_t n = read(fd_, sendbuf_.reserve(want), want);
@@ -228,6 +234,7 @@ void Stream::on_ack(uint64_t delivered, uint64_t max_offset, bool fin_acked) {
   if (max_offset > peer_max_) {
     peer_max_ = max_offset;
     if (has_sendable()) s_.stream_ready(this);
+    update_read_interest();  // a larger window lets us read further ahead
   }
   if (delivered > send_base_) {
     sendbuf_.consume(size_t(delivered - send_base_));
@@ -325,8 +332,17 @@ void Stream::flush_local() {
 void Stream::on_writable() { flush_local(); }
 
 void Stream::maybe_ack(bool force) {
-  if (!force && written_ + STREAM_WINDOW - granted_ < STREAM_WINDOW / 2) return;
-  granted_ = std::max(granted_, written_ + STREAM_WINDOW);
+  if (!force && written_ + window_ - granted_ < window_ / 2) return;
+  // The application drained half a window within 2 x SRTT: the window is what limits the
+  // stream, so double it (quic-go / rust-yamux rule), within the cap and the session budget.
+  double now = s_.loop().now();
+  if (!force && window_ < STREAM_WINDOW_MAX && now - window_t_ < 2 * s_.srtt_s() + 0.002 &&
+      s_.may_grow_window(window_)) {
+    window_ *= 2;
+    LOG_DEBUG("stream %u: receive window now %llu KiB", id_, (unsigned long long)(window_ >> 10));
+  }
+  window_t_ = now;
+  granted_ = std::max(granted_, written_ + window_);
   std::string f;
   frame_ack(f, id_, recv_next_, granted_, recv_next_ == fin_at_ ? FLAG_FIN : 0);
   s_.send_control(f);

@@ -207,6 +207,11 @@ std::unique_ptr<TlsConfig> TlsConfig::server(const std::string &cert, const std:
   }
   ret = mbedtls_ssl_config_defaults(&i.conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
                                     MBEDTLS_SSL_PRESET_DEFAULT);
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  if (!ret) ret = mbedtls_pk_check_pair(&i.cert.pk, &i.key, rng, nullptr);
+#else
+  if (!ret) ret = mbedtls_pk_check_pair(&i.cert.pk, &i.key);
+#endif
   if (!ret) ret = mbedtls_ssl_conf_own_cert(&i.conf, &i.cert, &i.key);
   if (ret) {
     err = cert + ", " + key + ": certificate and key do not go together: " + strerr(ret);

@@ -14,7 +14,8 @@ namespace braid {
 
 class Acl {
  public:
-  Acl() = default;
+  // The default deny list always applies; allow and deny rules come first.
+  Acl() : Acl({}, {}) {}
   Acl(std::vector<Cidr> allow, std::vector<Cidr> deny);
   // Adds a listening address of the server itself (denied unless an allow rule matches).
   void add_own(const sockaddr *sa);

@@ -40,7 +40,8 @@ struct HelloAck {
   int resume_timeout = 0;
 };
 
-// Builds a HELLO body with a fresh nonce and the current time, signed with secret.
+// Builds a HELLO body signed with secret: h.nonce if it holds 16 bytes, else a fresh random
+// one; h.timestamp as given (callers pass the current time).
 std::string hello_encode(const Hello &h, const std::string &secret);
 // Parses a HELLO body without checking the MAC (the name is needed to find the secret).
 // Returns false with err on malformed input.

@@ -24,9 +24,14 @@ constexpr uint64_t STREAM_WINDOW = 256 * 1024;
 // Per-session receive window: the memory one peer can make us hold in reorder and socket-write
 // buffers. 16 MiB covers 64 concurrent full windows on a server; a router client sees far less.
 constexpr uint64_t SESSION_WINDOW = 16 * 1024 * 1024;
+// Autotuning: a stream's window doubles when the application drained a whole window within
+// 2 x SRTT (the window, not the path, was the limit), up to this cap: 4 MiB fills 100 Mbit/s
+// at 300 ms, or 4 striped links of 4 MB/s at 250 ms of queueing.
+constexpr uint64_t STREAM_WINDOW_MAX = 4 * 1024 * 1024;
 // Bytes read from a local socket and kept until the peer acks them (they are resent after a
-// link loss). Equal to the peer's stream window: reading further would only queue.
-constexpr uint64_t STREAM_SEND_BUFFER = STREAM_WINDOW;
+// link loss): the peer's current window plus one read, so reading never runs ahead of credit
+// by more than that.
+constexpr uint64_t STREAM_SEND_SLACK = 64 * 1024;
 // Read size for local sockets and links: large reads cut syscalls per byte (libevent 2.1
 // reads 4 KiB at a time, which doubles the syscall count at 1 GB/s).
 constexpr size_t READ_CHUNK = 64 * 1024;

@@ -65,12 +65,15 @@ class Link {
     return up_ && !dead_ && !suspect_ && !kernel_full_ && backlog() < LINK_OUT_HIGH;
   }
   bool suspect() const { return suspect_; }
-  // Expected time (s) until a byte queued now reaches the peer: queued / rate + SRTT / 2.
+  // Expected time (s) until a byte queued now reaches the peer: unacknowledged bytes on the
+  // link / rate + SRTT / 2.
   double expected_delivery() const;
   double rate() const { return rate_; }  // bytes/s measured while the link was the bottleneck
 
-  // Stream ranges this link carried, oldest first (the session trims acked ones).
+  // Stream ranges this link carried, oldest first (the session trims acked ones), and their
+  // total: the bytes queued or in flight on this path that the peer has not acknowledged.
   std::deque<SentRange> carried;
+  uint64_t carried_bytes = 0;
   uint64_t resent_bytes = 0;
 
   // Stops reading and parsing (used before a delayed close of an unauthenticated link).
@@ -111,7 +114,6 @@ class Link {
   size_t notsent() const;
   void update_rate();
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
-  bool in_dispatch_ = false;
 
   void on_read();
   void on_write();

@@ -80,6 +80,11 @@ class Session : public LinkOwner {
   uint64_t session_send_credit() const;
   void account_sent(uint64_t n) { tx_total_ += n; }
   SessionStats &stats() { return stats_; }
+  void log_stats() const;  // one line for the session, one per link
+  double srtt_s() const;  // smallest SRTT over live links, seconds (0 before any probe)
+  // True if a stream may double its receive window from `cur` without the sum of windows
+  // outgrowing 3/4 of the session window (the memory a peer can make us hold).
+  bool may_grow_window(uint64_t cur);
   const SessionStats &stats() const { return stats_; }
 
   // LinkOwner
@@ -114,6 +119,7 @@ class Session : public LinkOwner {
   int resume_timeout_ = 60;
   std::string join_token_;
   std::string client_;  // server: the authenticated client's name
+  uint64_t window_growth_ = 0;  // sum of autotuned window growth over live streams
   // Streams we reset recently: the RESET is sent again if the link that carried it dies.
   struct RecentReset {
     uint32_t id, code;

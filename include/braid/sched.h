@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Owns scheduling decisions: which link a session fills next, and whether a stream's next frame
 // may ride a given link. Control frames go first on the best link. A stream stays on the link
-// with the lowest expected delivery time (queued bytes / rate + SRTT / 2); a bulk stream whose
-// link is the bottleneck (cannot take more now) stripes onto other links while their RTTs are
-// comparable. Pure decisions over link and stream state; the session carries them out.
+// with the lowest expected delivery time (unacknowledged bytes / rate + SRTT / 2); a bulk
+// stream whose link is the bottleneck (full, or a byte would arrive sooner elsewhere) stripes
+// onto other links while their RTTs are comparable. Pure decisions over link and stream state; the session carries them out.
 #pragma once
 #include <memory>
 #include <vector>

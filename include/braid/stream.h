@@ -78,6 +78,7 @@ class Stream {
   void set_link(int id) { link_id_ = id; }
   bool pinned() const { return is_client_ && !open_acked_ && open_sent_; }
   uint64_t resent() const { return resent_; }
+  uint64_t window() const { return window_; }
   // Aborts: RESET to the peer (if send_reset) and RST to the local socket.
   void abort(uint32_t code, const std::string &why, bool send_reset);
 
@@ -111,6 +112,8 @@ class Stream {
   uint64_t recv_next_ = 0;   // next in-order offset expected
   uint64_t written_ = 0;     // bytes written to the local socket
   uint64_t granted_ = 0;     // credit limit we announced
+  uint64_t window_ = 0;      // current receive window (autotuned)
+  double window_t_ = 0;      // when the window was last granted in full
   uint64_t highest_rx_ = 0;  // highest offset + 1 received (session accounting)
   uint64_t fin_at_ = UINT64_MAX;
   bool recv_done_ = false;
@@ -127,6 +130,7 @@ class Stream {
   friend class Session;
 
   uint64_t read_total() const { return send_base_ + sendbuf_.size(); }
+  size_t send_room() const;
   void attach(int fd);
   void on_readable();
   void on_writable();

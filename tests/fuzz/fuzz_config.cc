@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+// libFuzzer target for the configuration parser: the input is split into lines and fed through
+// config_begin / config_line / config_end, once as a client and once as a server, like a file.
+// Keys naming files (secret-file, clients, socks-auth-file) really open them; lines that point
+// into /dev, /proc or /sys are dropped so a generated "/dev/stdin" cannot block the fuzzer.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "braid/config.h"
+
+using namespace braid;
+
+namespace {
+void require(bool cond) {
+  if (!cond) std::abort();
+}
+
+bool risky(const std::string &line) {
+  for (const char *p : {"/dev", "/proc", "/sys"})
+    if (line.find(p) != std::string::npos) return true;
+  return false;
+}
+
+void run(Role role, const std::vector<std::string> &lines) {
+  ConfigParser p;
+  config_begin(p, role, "fuzz.conf");
+  for (const std::string &l : lines) {
+    if (!config_line(p, l)) {
+      require(p.err.rfind("fuzz.conf", 0) == 0);  // every message names the file
+      return;
+    }
+  }
+  if (!config_end(p)) require(!p.err.empty());
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size > 64 * 1024) return 0;  // the file cap is tested elsewhere; keep runs fast
+  std::vector<std::string> lines;
+  std::string cur;
+  for (size_t i = 0; i < size; ++i) {
+    if (data[i] == '\n') {
+      if (risky(cur)) return 0;
+      lines.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(char(data[i]));
+    }
+  }
+  if (risky(cur)) return 0;
+  if (!cur.empty()) lines.push_back(cur);
+  run(Role::Client, lines);
+  run(Role::Server, lines);
+  return 0;
+}

@@ -4,7 +4,7 @@ BRAID_TLS ?= mbedtls
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run check check-asan fuzz install clean
+.PHONY: all deps build run check check-asan fuzz bench install clean
 
 all: build
 
@@ -33,6 +33,11 @@ fuzz: deps
 	@cmake --build build-fuzz -j $(JOBS)
 	@for t in $(FUZZ_TARGETS); do mkdir -p build-fuzz/corpus-$$t && \
 	  build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; done
+
+# Benchmarks print figures; they are never part of `make check`.
+bench: build
+	@mkdir -p $(BUILD)/bench
+	@BRAID=$(abspath $(BUILD))/braid python3 tests/bench/stripe_bench.py --json $(BUILD)/bench/stripe.json
 
 install: build
 	@cmake --install $(BUILD) --prefix $(or $(PREFIX),/usr/local)

@@ -348,6 +348,8 @@ const Key KEYS[] = {
      [](Apply &a, V v) { return set_int(a, v, 1, 3600, a.c.keepalive); }},
     {"resume-timeout", SEC_CLIENT, 0, nullptr,
      [](Apply &a, V v) { return set_int(a, v, 1, 86400, a.c.resume_timeout); }},
+    {"send-buffer", SEC_BOTH, 0, nullptr,
+     [](Apply &a, V v) { return set_int(a, v, 1, 4096, a.c.send_buffer_mib); }},
     {"listen", SEC_SERVER, F_REPEAT, nullptr,
      [](Apply &a, V v) { return add_endpoint(a, v, "0.0.0.0", false, a.c.listen); }},
     {"cert", SEC_SERVER, 0, nullptr, [](Apply &a, V v) { return set_path(a, v, a.c.cert); }},

@@ -86,6 +86,7 @@ void Session::stream_finished(Stream *st) {
   if (st->highest_received() > st->written()) consumed(st->highest_received() - st->written());
   if (st->in_ready_) ready_.erase(std::remove(ready_.begin(), ready_.end(), st), ready_.end());
   stats_.resent_bytes += st->resent();
+  send_store_release(st->buffered());
   uint64_t grown = st->window() - STREAM_WINDOW;
   window_growth_ -= std::min(window_growth_, grown);
   // Never free a stream inside its own callback: hand it to the loop.
@@ -106,6 +107,21 @@ void Session::log_stats() const {
              l->id(), l->name().c_str(), l->suspect() ? "suspect" : "up", l->srtt_ms(),
              l->rate() * 8 / 1e6, (unsigned long long)l->bytes_out(),
              (unsigned long long)l->bytes_in(), (unsigned long long)l->resent_bytes);
+}
+
+bool Session::send_store_full(Stream *st) {
+  if (send_buffered_ < send_cap_) return false;
+  if (send_waiters_.size() < streams_.size() + 1) send_waiters_.push_back(st->id());
+  return true;
+}
+
+void Session::send_store_release(uint64_t n) {
+  send_buffered_ -= std::min(send_buffered_, n);
+  if (send_waiters_.empty() || send_buffered_ > send_cap_ * 3 / 4) return;
+  std::vector<uint32_t> wake;
+  wake.swap(send_waiters_);
+  for (uint32_t id : wake)
+    if (Stream *st = find(id)) st->resume_reading();
 }
 
 double Session::srtt_s() const {

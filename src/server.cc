@@ -206,6 +206,7 @@ void Server::authenticated(Handshake &h, const Hello &hello, std::unique_ptr<Lin
   ns->set_client(hello.name);
   ns->set_join_token(ack.join_token);
   ns->set_resume_timeout(RESUME_TIMEOUT_S);
+  ns->set_send_cap(uint64_t(cfg_.send_buffer_mib) << 20);
   ns->add_link(std::move(link));
   sessions_[ack.session] = std::move(ns);
 }

@@ -109,7 +109,8 @@ void Stream::on_open_ack() {
 }
 
 void Stream::update_read_interest() {
-  bool want = state_ == StreamState::Open && fd_ >= 0 && !local_eof_ && send_room() > 0;
+  bool want = state_ == StreamState::Open && fd_ >= 0 && !local_eof_ && send_room() > 0 &&
+              !s_.send_store_full(this);
   if (want)
     rev_.add();
   else
@@ -125,6 +126,7 @@ void Stream::on_readable() {
     ssize_t n = read(fd_, sendbuf_.reserve(want), want);
     if (n > 0) {
       sendbuf_.commit(size_t(n));
+      s_.send_store_add(uint64_t(n));
       got = true;
       if (size_t(n) < want) break;
     } else if (n == 0) {
@@ -238,6 +240,7 @@ void Stream::on_ack(uint64_t delivered, uint64_t max_offset, bool fin_acked) {
   }
   if (delivered > send_base_) {
     sendbuf_.consume(size_t(delivered - send_base_));
+    s_.send_store_release(delivered - send_base_);
     send_base_ = delivered;
     update_read_interest();
   }

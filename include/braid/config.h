@@ -42,6 +42,9 @@ struct Config {
   std::string log = "stderr";  // stderr | syslog | file path
   int verbose = 1;             // 0 errors, 1 info, 2 debug, 3 trace
   std::string pidfile;
+  // MiB of stream data a session reads from local sockets and keeps until the peer
+  // acknowledges it (the resend store); reading stops at the cap.
+  int send_buffer_mib = 16;
 
   // client
   std::vector<Endpoint> servers;

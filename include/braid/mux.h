@@ -76,6 +76,11 @@ class Session : public LinkOwner {
   void stream_finished(Stream *st);              // both halves done or reset; freed later
   void stream_reset_sent(uint32_t id, uint32_t code, uint64_t final_size);
   void consumed(uint64_t n);                     // n bytes written to a local socket
+  // Resend store accounting: bytes streams hold until acked, capped per session.
+  void set_send_cap(uint64_t bytes) { send_cap_ = bytes; }
+  bool send_store_full(Stream *st);  // true: st stops reading and is woken when room returns
+  void send_store_add(uint64_t n) { send_buffered_ += n; }
+  void send_store_release(uint64_t n);
   void account_received(uint64_t n) { rx_total_ += n; }
   uint64_t session_send_credit() const;
   void account_sent(uint64_t n) { tx_total_ += n; }
@@ -120,6 +125,8 @@ class Session : public LinkOwner {
   std::string join_token_;
   std::string client_;  // server: the authenticated client's name
   uint64_t window_growth_ = 0;  // sum of autotuned window growth over live streams
+  uint64_t send_buffered_ = 0, send_cap_ = 16 * 1024 * 1024;
+  std::vector<uint32_t> send_waiters_;  // streams that stopped reading at the cap
   // Streams we reset recently: the RESET is sent again if the link that carried it dies.
   struct RecentReset {
     uint32_t id, code;

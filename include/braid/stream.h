@@ -79,6 +79,8 @@ class Stream {
   bool pinned() const { return is_client_ && !open_acked_ && open_sent_; }
   uint64_t resent() const { return resent_; }
   uint64_t window() const { return window_; }
+  uint64_t buffered() const { return sendbuf_.size(); }
+  void resume_reading() { update_read_interest(); }
   // Aborts: RESET to the peer (if send_reset) and RST to the local socket.
   void abort(uint32_t code, const std::string &why, bool send_reset);
 

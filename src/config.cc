@@ -307,6 +307,38 @@ bool on_socks_auth(Apply &a, const std::string &v) {
   return true;
 }
 
+bool on_http_auth(Apply &a, const std::string &v) {
+  if (v.empty()) return no(a.err, "expected the path of a file of user:password lines");
+  if (!a.read_files) return true;
+  std::set<std::string> users;
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!load_lines(v, a.err, [&](const std::string &l, std::string &e) {
+        return parse_auth_line(l, users, out, e);
+      }))
+    return false;
+  a.c.http_auth = std::move(out);
+  return true;
+}
+
+bool on_forward(Apply &a, const std::string &v) {
+  Forward f;
+  if (!parse_forward(v, f, a.err)) return false;
+  if (a.replace) a.c.forwards.clear();
+  a.c.forwards.push_back(f);
+  return true;
+}
+
+bool on_dns_upstream(Apply &a, const std::string &v) {
+  Endpoint e;
+  if (!parse_endpoint(v, "", e, a.err)) return false;
+  in6_addr tmp;
+  if (e.port == 0 || (inet_pton(AF_INET, e.host.c_str(), &tmp) != 1 &&
+                      inet_pton(AF_INET6, e.host.c_str(), &tmp) != 1))
+    return no(a.err, "expected IP:PORT of a DNS server, e.g. 127.0.0.53:53");
+  a.c.dns_upstream = e;
+  return true;
+}
+
 bool on_clients(Apply &a, const std::string &v) {
   if (v.empty()) return no(a.err, "expected the path of a file of NAME SECRET_BASE64 lines");
   if (!a.read_files) return true;
@@ -343,6 +375,14 @@ const Key KEYS[] = {
     {"socks", SEC_CLIENT, F_REPEAT, nullptr,
      [](Apply &a, V v) { return add_endpoint(a, v, "127.0.0.1", false, a.c.socks); }},
     {"socks-auth-file", SEC_CLIENT, 0, nullptr, on_socks_auth},
+    {"http", SEC_CLIENT, F_REPEAT, nullptr,
+     [](Apply &a, V v) { return add_endpoint(a, v, "127.0.0.1", false, a.c.http); }},
+    {"http-auth-file", SEC_CLIENT, 0, nullptr, on_http_auth},
+    {"forward", SEC_CLIENT, F_REPEAT, nullptr, on_forward},
+    {"redir", SEC_CLIENT, F_REPEAT, nullptr,
+     [](Apply &a, V v) { return add_endpoint(a, v, "0.0.0.0", false, a.c.redir); }},
+    {"dns", SEC_CLIENT, F_REPEAT, nullptr,
+     [](Apply &a, V v) { return add_endpoint(a, v, "127.0.0.1", false, a.c.dns); }},
     {"connect-reply", SEC_CLIENT, 0, nullptr, on_connect_reply},
     {"keepalive", SEC_CLIENT, 0, nullptr,
      [](Apply &a, V v) { return set_int(a, v, 1, 3600, a.c.keepalive); }},
@@ -357,6 +397,7 @@ const Key KEYS[] = {
     {"clients", SEC_SERVER, 0, nullptr, on_clients},
     {"allow", SEC_SERVER, F_REPEAT, nullptr, [](Apply &a, V v) { return add_cidr(a, v, a.c.allow); }},
     {"deny", SEC_SERVER, F_REPEAT, nullptr, [](Apply &a, V v) { return add_cidr(a, v, a.c.deny); }},
+    {"dns-upstream", SEC_SERVER, 0, nullptr, on_dns_upstream},
     {"max-sessions", SEC_SERVER, 0, nullptr,
      [](Apply &a, V v) { return set_int(a, v, 1, 1000000, a.c.max_sessions); }},
     {"max-streams", SEC_SERVER, 0, nullptr,
@@ -494,7 +535,9 @@ bool require_client(ConfigParser &p) {
                  "add the name this client has in the server's clients file") &&
          require(p, !c.secret.empty(), R"("secret-file" (or "secret"))",
                  "add the path of a file made by \"braid secret\"") &&
-         require(p, !c.socks.empty(), R"("socks")",
+         require(p, !c.socks.empty() || !c.http.empty() || !c.forwards.empty() ||
+                        !c.redir.empty() || !c.dns.empty(),
+                 R"(listener ("socks", "http", "forward", "redir" or "dns"))",
                  "add socks = [BIND:]PORT so the client has a listener");
 }
 
@@ -517,6 +560,37 @@ bool require_server(ConfigParser &p) {
 } // namespace
 
 // --- public API ------------------------------------------------------------------------------
+
+bool parse_forward(const std::string &text, Forward &out, std::string &err) {
+  // Split on ':' outside brackets.
+  std::vector<std::string> parts;
+  std::string cur;
+  int depth = 0;
+  for (char ch : text) {
+    if (ch == '[') depth++;
+    if (ch == ']') depth--;
+    if (depth < 0 || depth > 1) break;
+    if (ch == ':' && depth == 0) {
+      parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur += ch;
+    }
+  }
+  parts.push_back(cur);
+  const char *want = "expected [BIND:]PORT:HOST:HOSTPORT, e.g. 8080:intranet.example:80";
+  if (depth != 0 || (parts.size() != 3 && parts.size() != 4)) return no(err, want);
+  std::string bind = parts.size() == 4 ? parts[0] + ":" + parts[1] : parts[0];
+  if (!parse_endpoint(bind, "127.0.0.1", out.bind, err)) return false;
+  Endpoint target;
+  std::string host = parts[parts.size() - 2];
+  if (!parse_endpoint(host + ":" + parts.back(), "", target, err)) return false;
+  if (target.host.empty() || target.port == 0) return no(err, want);
+  out.host = target.host;
+  out.port = target.port;
+  out.text = text;
+  return true;
+}
 
 std::string Endpoint::str() const {
   std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;

@@ -24,6 +24,7 @@ namespace {
 
 const char USAGE[] =
     "usage: braid client -c FILE [-v] [--KEY VALUE ...] [-k LINKS] [-D [BIND:]PORT]\n"
+    "                    [-H [BIND:]PORT] [-L [BIND:]PORT:HOST:HOSTPORT]\n"
     "       braid server -c FILE [-v] [--KEY VALUE ...]\n"
     "       braid keygen --out PREFIX\n"
     "       braid secret\n"
@@ -57,13 +58,13 @@ int load_config(Role role, int argc, char **argv, Config &out) {
     std::string v;
     if (a == "-v") {
       extra_verbose++;
-    } else if (a == "-c" || a == "-k" || a == "-D") {
+    } else if (a == "-c" || a == "-k" || a == "-D" || a == "-L" || a == "-H") {
       if (!value(v)) {
         fprintf(stderr, "braid: %s needs a value\n%s", a.c_str(), USAGE);
         return 2;
       }
       if (a == "-c") file = v;
-      else flags.emplace_back(a == "-k" ? "links" : "socks", v);
+      else flags.emplace_back(a == "-k" ? "links" : a == "-D" ? "socks" : a == "-L" ? "forward" : "http", v);
     } else if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
       std::string key = a.substr(2);
       size_t eq = key.find('=');

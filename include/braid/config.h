@@ -34,6 +34,14 @@ struct ClientEntry {
 
 enum class ConnectReply { Early, Confirmed };
 
+// An ssh -L style forward: connections to `bind` are tunnelled to host:port.
+struct Forward {
+  Endpoint bind;
+  std::string host;  // name or literal (IPv6 without brackets)
+  uint16_t port = 0;
+  std::string text;  // as written
+};
+
 struct Config {
   Role role = Role::Client;
   std::string path;         // config path as given, for messages
@@ -54,6 +62,11 @@ struct Config {
   int links = 1;
   std::vector<Endpoint> socks; // bind default 127.0.0.1
   std::vector<std::pair<std::string, std::string>> socks_auth;  // user, password
+  std::vector<Endpoint> http;    // HTTP proxy listeners, bind default 127.0.0.1
+  std::vector<std::pair<std::string, std::string>> http_auth;   // user, password (Basic)
+  std::vector<Forward> forwards;
+  std::vector<Endpoint> redir;   // transparent (SO_ORIGINAL_DST) listeners
+  std::vector<Endpoint> dns;     // DNS over the tunnel, UDP and TCP on the same port
   ConnectReply connect_reply = ConnectReply::Early;
   int keepalive = 10;
   int resume_timeout = 60;
@@ -65,6 +78,7 @@ struct Config {
   std::vector<Cidr> allow, deny;
   int max_sessions = 1024;
   int max_streams = 16384;
+  Endpoint dns_upstream;         // empty host: first nameserver of /etc/resolv.conf
 };
 
 // Parser state across lines. `err` holds "FILE:LINE: message; fix" after a failure.
@@ -93,6 +107,8 @@ bool config_load(ConfigParser &p, Role role, const std::string &file);
 bool parse_endpoint(const std::string &text, const std::string &default_host, Endpoint &out,
                     std::string &err);
 bool parse_cidr(const std::string &text, Cidr &out, std::string &err);
+// "[BIND:]PORT:HOST:HOSTPORT"; IPv6 addresses in brackets.
+bool parse_forward(const std::string &text, Forward &out, std::string &err);
 bool parse_pin(const std::string &text, std::string &raw32, std::string &err);  // "sha256:<64 hex>"
 std::string base64_encode(const std::string &raw);
 bool base64_decode(const std::string &text, std::string &raw);

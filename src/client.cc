@@ -31,12 +31,20 @@ Client::~Client() {
 bool Client::start(std::string &err) {
   tls_ = TlsConfig::client(cfg_.server_pin, err);
   if (!tls_) return false;
-  for (const Endpoint &ep : cfg_.socks) {
-    auto l = std::make_unique<Socks5Listener>(loop_, *this, cfg_);
+  auto add = [&](std::unique_ptr<Listener> l, const Endpoint &ep, const std::string &what) {
     if (!l->bind(ep, err)) return false;
-    LOG_INFO("socks5 listening on %s", l->bound().c_str());
+    LOG_INFO("%s listening on %s", what.c_str(), l->bound().c_str());
     listeners_.push_back(std::move(l));
-  }
+    return true;
+  };
+  for (const Endpoint &ep : cfg_.socks)
+    if (!add(std::make_unique<Socks5Listener>(loop_, *this, cfg_), ep, "socks5")) return false;
+  for (const Forward &f : cfg_.forwards)
+    if (!add(std::make_unique<ForwardListener>(loop_, *this, f), f.bind,
+             "forward to " + f.host + ":" + std::to_string(f.port)))
+      return false;
+  for (const Endpoint &ep : cfg_.redir)
+    if (!add(std::make_unique<RedirListener>(loop_, *this), ep, "redir")) return false;
   maintain();
   return true;
 }

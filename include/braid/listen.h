@@ -67,4 +67,34 @@ class Socks5Listener : public Listener {
   std::list<std::unique_ptr<Socks5Conn>> conns_;
 };
 
+// ssh -L style: every connection goes to one fixed target.
+class ForwardListener : public Listener {
+ public:
+  ForwardListener(Loop &loop, StreamOpener &opener, const Forward &f);
+
+ protected:
+  void on_accept(int fd, const std::string &peer) override;
+
+ private:
+  StreamOpener &opener_;
+  Target target_;
+};
+
+// Transparent proxy: connections that nftables/iptables redirected here go to their original
+// destination (SO_ORIGINAL_DST, IPv4 and IPv6).
+class RedirListener : public Listener {
+ public:
+  RedirListener(Loop &loop, StreamOpener &opener);
+
+ protected:
+  void on_accept(int fd, const std::string &peer) override;
+
+ private:
+  StreamOpener &opener_;
+};
+
+// Logs and closes nothing: what a listener's OpenCallback does when the tunnel refuses a
+// stream for a protocol without error replies (forward, redir): the stream resets the socket.
+OpenCallback log_refusal(const std::string &label, const std::string &target);
+
 }  // namespace braid

@@ -87,6 +87,15 @@ void frame_open(std::string &out, uint32_t stream, const std::string &socks_addr
   out += socks_addr;
 }
 
+bool frame_datagram(std::string &out, uint32_t assoc, const std::string &socks_addr,
+                    const uint8_t *p, size_t n, uint8_t flags) {
+  if (n > MAX_DATAGRAM_PAYLOAD || socks_addr.size() + n > MAX_FRAME_BODY) return false;
+  frame_header(out, FrameType::Datagram, flags, socks_addr.size() + n, assoc);
+  out += socks_addr;
+  out.append(reinterpret_cast<const char *>(p), n);
+  return true;
+}
+
 void frame_open_ack(std::string &out, uint32_t stream) {
   frame_header(out, FrameType::OpenAck, 0, 0, stream);
 }
@@ -107,6 +116,7 @@ bool body_ok(const FrameHeader &h, std::string &err) {
     case FrameType::GoAway: exact = GOAWAY_BODY; on_stream0 = true; break;
     case FrameType::Hello:
     case FrameType::HelloAck: on_stream0 = true; break;
+    case FrameType::Datagram: min = 7; break;  // atyp + 4-byte address + port, empty payload
     default: return true;  // extension
   }
   if (exact != SIZE_MAX && h.len != exact) {
@@ -137,7 +147,7 @@ Decode frame_decode(const uint8_t *p, size_t n, Frame &out, size_t *used, std::s
     err = "frame length " + std::to_string(h.len) + " exceeds " + std::to_string(MAX_FRAME_BODY);
     return Decode::Error;
   }
-  if (h.type > static_cast<uint8_t>(FrameType::HelloAck) && h.type < FRAME_EXTENSION_MIN) {
+  if (h.type > static_cast<uint8_t>(FrameType::Datagram) && h.type < FRAME_EXTENSION_MIN) {
     err = "unknown frame type " + std::to_string(h.type);
     return Decode::Error;
   }

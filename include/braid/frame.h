@@ -22,12 +22,16 @@ enum class FrameType : uint8_t {
   GoAway = 0x07,     // body: last_stream u32 | code u32
   Hello = 0x08,      // body: see hello.h
   HelloAck = 0x09,   // body: see hello.h
-};
+  Datagram = 0x0A,   // body: atyp u8 | addr | port u16 | payload  (stream = association id)
+};                   // flags: DNS (to/from the server's dns-upstream)
 constexpr uint8_t FRAME_EXTENSION_MIN = 0x40;  // types >= this are ignored when unknown
 
 constexpr uint8_t FLAG_FIN = 0x01;
 constexpr uint8_t FLAG_COMPRESSED = 0x02;
 constexpr uint8_t FLAG_PONG = 0x80;
+constexpr uint8_t FLAG_DNS = 0x04;  // DATAGRAM: addressed to / answered by the DNS upstream
+// Largest UDP payload a DATAGRAM carries; larger datagrams are dropped and counted.
+constexpr size_t MAX_DATAGRAM_PAYLOAD = 16 * 1024 - 64;
 
 // Reset codes: 1-8 are SOCKS5 REP values so a client can answer a SOCKS request exactly.
 enum class ResetCode : uint32_t {
@@ -98,6 +102,9 @@ void frame_goaway(std::string &out, uint32_t last_stream, uint32_t code);
 // OPEN with a target in SOCKS5 address form (see addr.h); the body must fit a frame.
 void frame_open(std::string &out, uint32_t stream, const std::string &socks_addr);
 void frame_open_ack(std::string &out, uint32_t stream);
+// DATAGRAM for association `assoc` to/from `socks_addr`; false if it does not fit a frame.
+bool frame_datagram(std::string &out, uint32_t assoc, const std::string &socks_addr,
+                    const uint8_t *p, size_t n, uint8_t flags);
 
 // Fixed body sizes, checked by the decoder.
 constexpr size_t ACK_BODY = 16;

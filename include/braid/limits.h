@@ -72,3 +72,26 @@ constexpr size_t CONFIG_MAX_BYTES = 1 << 20;       // config, clients and auth f
 constexpr size_t CONFIG_MAX_LINE = 4096;
 
 } // namespace braid
+
+// --- HTTP proxy (listen_http.cc, http.cc) -----------------------------------------------------
+namespace braid {
+// A request or response head (request line + headers): 16 KiB holds any browser's cookies while
+// one connection's parse buffer stays small; larger heads get 431 (request) or 502 (response).
+constexpr size_t HTTP_HEAD_MAX = 16 * 1024;
+// The request line alone: URLs longer than this get 414 before the whole head is read.
+constexpr size_t HTTP_LINE_MAX = 8 * 1024;
+// Header fields per head: more is a flood, not a request (Apache's LimitRequestFields is 100).
+constexpr size_t HTTP_HEADERS_MAX = 100;
+// A chunk-size line (size + extensions) and a chunked body's trailer section.
+constexpr size_t HTTP_CHUNK_LINE_MAX = 4096;
+constexpr size_t HTTP_TRAILER_MAX = 16 * 1024;
+// The first request head must arrive within this (a slow or silent client holds no slot longer).
+constexpr int HTTP_HEAD_DEADLINE_S = 10;
+// A kept-alive connection idle between requests is closed after this; curl and browsers reuse
+// within seconds, and each idle one keeps its stream open at the server.
+constexpr int HTTP_IDLE_S = 60;
+// Bytes queued per direction (client -> tunnel, tunnel -> client) before reading the other side
+// stops: the stream's own buffers do the bulk buffering, this only smooths the hand-over.
+constexpr size_t HTTP_QUEUE_HIGH = 256 * 1024;
+}  // namespace braid
+// --- end HTTP proxy ------------------------------------------------------------------------

@@ -268,7 +268,7 @@ void test_missing_required() {
                      "printed by \"braid keygen\""},
       {"name", "client.conf: missing required key \"name\" in [client]"},
       {"secret", "client.conf: missing required key \"secret-file\" (or \"secret\") in [client]"},
-      {"socks", "client.conf: missing required key \"socks\" in [client]; add socks = [BIND:]PORT"},
+      {"socks", "client.conf: missing required key listener (\"socks\", \"http\", \"forward\", \"redir\" or \"dns\") in [client]; add socks = [BIND:]PORT"},
   };
   for (const auto &c : cases) {
     ConfigParser p;

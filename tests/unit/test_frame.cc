@@ -316,7 +316,7 @@ void test_stream_rules() {
 }
 
 void test_unknown_types() {
-  for (int t = 0x0a; t < 0x40; ++t) {
+  for (int t = 0x0b; t < 0x40; ++t) {
     expect_error(raw(uint8_t(t), 0, 0, 1), "unknown frame type " + std::to_string(t));
     expect_error(raw(uint8_t(t), 0, 0, 0), "unknown frame type");
   }

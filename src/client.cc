@@ -45,6 +45,12 @@ bool Client::start(std::string &err) {
       return false;
   for (const Endpoint &ep : cfg_.redir)
     if (!add(std::make_unique<RedirListener>(loop_, *this), ep, "redir")) return false;
+  for (const Endpoint &ep : cfg_.dns) {
+    auto d = std::make_unique<DnsForwarder>(loop_, *this);
+    if (!d->bind(ep, err)) return false;
+    LOG_INFO("dns listening on %s (udp and tcp)", d->bound().c_str());
+    dns_.push_back(std::move(d));
+  }
   maintain();
   return true;
 }
@@ -274,6 +280,18 @@ void Client::open(int fd, const Target &t, const std::string &label, bool confir
   maintain();
 }
 
+uint32_t Client::open_assoc(DatagramSink *sink) {
+  return session_ && session_->links_up() ? session_->open_assoc(sink) : 0;
+}
+
+void Client::send_datagram(uint32_t id, const Target &to, const uint8_t *p, size_t n, uint8_t flags) {
+  if (session_) session_->send_datagram(id, to, p, n, flags);
+}
+
+void Client::close_assoc(uint32_t id) {
+  if (session_) session_->close_assoc(id, "closed by the application");
+}
+
 void Client::start_stream(Pending &p) {
   if (!p.confirm) p.cb(0);  // early: the application may send at once; OPEN carries it
   bool ok = session_->open_stream(p.fd, p.target, p.label, !p.confirm, p.confirm ? p.cb : OpenCallback());
@@ -321,6 +339,7 @@ void Client::stop() {
   stopping_ = true;
   LOG_INFO("stopping: listeners closed, draining open streams for up to %d s", DRAIN_S);
   listeners_.clear();
+  dns_.clear();
   redial_timer_.stop();
   while (!pending_.empty()) {
     pending_.front().cb(uint32_t(ResetCode::GeneralFailure));

@@ -202,10 +202,12 @@ void Link::parse_frames() {
         if (!dead_) pause_reading();
         return;
       }
-      if (f.h.type == uint8_t(FrameType::Ping))
+      if (f.h.type == uint8_t(FrameType::Ping)) {
         handle_ping(f);
-      else if (f.h.type < FRAME_EXTENSION_MIN)
+      } else if (f.h.type < FRAME_EXTENSION_MIN) {
+        last_frame_ = loop_.now();
         owner_->on_link_frame(*this, f);
+      }
       frames_.consume(used);
     }
     if (closing_ || paused_) return;
@@ -269,7 +271,7 @@ void Link::on_keepalive() {
   }
   if (ping_sent_ > 0 && now - ping_sent_ > ka_interval_) ping_sent_ = 0;  // lost; probe again
   // Probe while the link carries data either way, so SRTT includes the queueing the data sees.
-  bool active = !carried.empty() || now - last_rx_ < PROBE_S;
+  bool active = !carried.empty() || now - last_frame_ < PROBE_S;
   bool probe = active && now - last_probe_ >= PROBE_S;
   if (up_ && ping_sent_ == 0 && (probe || now - std::max(last_rx_, last_probe_) >= ka_interval_)) {
     ping_sent_ = last_probe_ = now;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // SOCKS5 listener: greeting, optional username/password, CONNECT; then hands off the socket.
 #include <event2/event.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -117,6 +118,17 @@ class Socks5Conn {
       return fail(err), false;
     }
     in_.consume(used);
+    if (cmd == SOCKS_CMD_UDP) {
+      std::string bound;
+      int fd = fd_;
+      if (!l_.start_udp(fd, peer_, bound)) {
+        send(socks5_reply(1));
+        return fail("UDP ASSOCIATE: no session to carry it"), false;
+      }
+      fd_ = -1;  // the association owns the control connection now
+      finish();
+      return false;
+    }
     if (cmd != SOCKS_CMD_CONNECT) {
       send(socks5_reply(7));
       return fail("command " + std::to_string(cmd) + " not supported"), false;
@@ -150,6 +162,132 @@ class Socks5Conn {
     });
   }
 };
+
+// One UDP ASSOCIATE: a UDP socket for the application's datagrams, tied to its TCP control
+// connection (the association ends when that closes) and to a tunnel association.
+class Socks5Udp : public DatagramSink {
+ public:
+  Socks5Udp(Socks5Listener &l, int ctl, std::string peer) : l_(l), ctl_(ctl), peer_(std::move(peer)) {}
+  ~Socks5Udp() override {
+    if (id_) l_.opener().close_assoc(id_);
+    ctl_ev_.reset();
+    udp_ev_.reset();
+    if (ctl_ >= 0) close(ctl_);
+    if (udp_ >= 0) close(udp_);
+  }
+
+  // Binds the UDP socket beside the listener and answers the request; false on failure.
+  bool start(std::string &bound) {
+    id_ = l_.opener().open_assoc(this);
+    if (!id_) return false;
+    sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    getsockname(ctl_, reinterpret_cast<sockaddr *>(&ss), &len);
+    if (ss.ss_family == AF_INET) reinterpret_cast<sockaddr_in *>(&ss)->sin_port = 0;
+    else reinterpret_cast<sockaddr_in6 *>(&ss)->sin6_port = 0;
+    udp_ = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (udp_ < 0 || ::bind(udp_, reinterpret_cast<sockaddr *>(&ss), len) != 0) return false;
+    len = sizeof ss;
+    getsockname(udp_, reinterpret_cast<sockaddr *>(&ss), &len);
+    Target b;
+    target_from_string(local_str(udp_).substr(0, local_str(udp_).rfind(':')), 0, b);
+    b.port = ntohs(ss.ss_family == AF_INET ? reinterpret_cast<sockaddr_in *>(&ss)->sin_port
+                                           : reinterpret_cast<sockaddr_in6 *>(&ss)->sin6_port);
+    std::string reply = std::string("\x05\x00\x00", 3) + target_encode(b);
+    if (write(ctl_, reply.data(), reply.size()) < 0) return false;
+    bound = b.str();
+    ctl_ev_.set(l_.loop(), ctl_, EV_READ, [this](short) { on_ctl(); });
+    ctl_ev_.add();
+    udp_ev_.set(l_.loop(), udp_, EV_READ, [this](short) { on_udp(); });
+    udp_ev_.add();
+    idle_.set(l_.loop(), [this] { end("idle for " + std::to_string(UDP_IDLE_S) + " s"); });
+    idle_.start(UDP_IDLE_S);
+    return true;
+  }
+
+  void on_datagram(const Target &from, const uint8_t *p, size_t n, uint8_t) override {
+    if (!have_app_) return;
+    idle_.start(UDP_IDLE_S);
+    std::string pkt = std::string("\x00\x00\x00", 3) + target_encode(from);
+    pkt.append(reinterpret_cast<const char *>(p), n);
+    socklen_t len = app_.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    sendto(udp_, pkt.data(), pkt.size(), 0, reinterpret_cast<sockaddr *>(&app_), len);
+  }
+  void on_assoc_closed() override {
+    id_ = 0;
+    end("session ended");
+  }
+  void release_ctl() { ctl_ = -1; }  // start() failed: the caller still owns the connection
+
+ private:
+  Socks5Listener &l_;
+  int ctl_, udp_ = -1;
+  std::string peer_;
+  uint32_t id_ = 0;
+  IoEvent ctl_ev_, udp_ev_;
+  Timer idle_;
+  sockaddr_storage app_{};
+  bool have_app_ = false, ended_ = false;
+
+  void end(const std::string &why) {
+    if (ended_) return;
+    ended_ = true;
+    LOG_DEBUG("socks5 udp %s: association ends: %s", peer_.c_str(), why.c_str());
+    ctl_ev_.reset();
+    udp_ev_.reset();
+    idle_.stop();
+    l_.udp_finished(this);
+  }
+
+  void on_ctl() {
+    char buf[256];
+    ssize_t n = read(ctl_, buf, sizeof buf);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) end("control connection closed");
+  }
+
+  // RFC 1928 7: RSV(2) FRAG ATYP DST.ADDR DST.PORT DATA. Fragments are dropped, as most
+  // servers do; datagrams from anyone but the client that asked are dropped too.
+  void on_udp() {
+    uint8_t buf[MAX_DATAGRAM_PAYLOAD + 300];
+    for (int i = 0; i < 64; i++) {
+      sockaddr_storage from;
+      socklen_t len = sizeof from;
+      ssize_t n = recvfrom(udp_, buf, sizeof buf, 0, reinterpret_cast<sockaddr *>(&from), &len);
+      if (n < 0) return;
+      std::string who = sockaddr_str(reinterpret_cast<sockaddr *>(&from));
+      if (who.substr(0, who.rfind(':')) != peer_.substr(0, peer_.rfind(':'))) continue;
+      if (n < 4 || buf[0] || buf[1] || buf[2]) continue;
+      Target t;
+      size_t used = 0;
+      if (target_decode(buf + 3, size_t(n) - 3, t, &used) != AddrParse::Ok) continue;
+      app_ = from;
+      have_app_ = true;
+      idle_.start(UDP_IDLE_S);
+      if (id_) l_.opener().send_datagram(id_, t, buf + 3 + used, size_t(n) - 3 - used, 0);
+    }
+  }
+};
+
+bool Socks5Listener::start_udp(int fd, const std::string &peer, std::string &bound) {
+  auto u = std::make_unique<Socks5Udp>(*this, fd, peer);
+  if (!u->start(bound)) {
+    u->release_ctl();
+    return false;
+  }
+  LOG_DEBUG("socks5 %s: UDP association on %s", peer.c_str(), bound.c_str());
+  udp_.push_back(std::move(u));
+  return true;
+}
+
+void Socks5Listener::udp_finished(Socks5Udp *u) {
+  for (auto it = udp_.begin(); it != udp_.end(); ++it) {
+    if (it->get() != u) continue;
+    std::shared_ptr<Socks5Udp> dead(it->release());
+    udp_.erase(it);
+    loop_.defer([dead] {});
+    return;
+  }
+}
 
 Socks5Listener::Socks5Listener(Loop &loop, StreamOpener &opener, const Config &cfg)
     : Listener(loop, "socks5"), opener_(opener), cfg_(cfg) {}

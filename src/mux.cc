@@ -124,6 +124,66 @@ void Session::send_store_release(uint64_t n) {
     if (Stream *st = find(id)) st->resume_reading();
 }
 
+uint32_t Session::open_assoc(DatagramSink *sink) {
+  if (down_ || sinks_.size() >= MAX_UDP_ASSOC || next_id_ > 0x7ffffff0u) return 0;
+  uint32_t id = next_id_;
+  next_id_ += 2;
+  sinks_[id] = sink;
+  return id;
+}
+
+void Session::close_assoc(uint32_t id, const std::string &why) {
+  std::string f;
+  frame_reset(f, id, uint32_t(ResetCode::Cancelled), 0);
+  send_control(f);
+  sinks_.erase(id);
+  auto it = assocs_.find(id);
+  if (it == assocs_.end()) return;
+  closed_assocs_.push_back(id);
+  if (closed_assocs_.size() > 1024) closed_assocs_.pop_front();
+  LOG_DEBUG("session %016llx: udp association %u closed: %s", (unsigned long long)id_, id, why.c_str());
+  std::shared_ptr<UdpAssoc> dead(it->second.release());
+  assocs_.erase(it);
+  loop_.defer([dead] {});
+}
+
+void Session::send_datagram(uint32_t id, const Target &addr, const uint8_t *p, size_t n,
+                            uint8_t flags) {
+  if (down_ || control_.size() > DATAGRAM_QUEUE_MAX ||
+      !frame_datagram(control_, id, target_encode(addr), p, n, flags)) {
+    datagrams_dropped_++;
+    return;
+  }
+  schedule_pump();
+}
+
+void Session::on_datagram(const Frame &f) {
+  uint32_t id = f.h.stream;
+  Target t;
+  size_t used = 0;
+  if (target_decode(f.body, f.h.len, t, &used) != AddrParse::Ok) return;  // UDP: drop quietly
+  const uint8_t *p = f.body + used;
+  size_t n = f.h.len - used;
+  if (role_ == Role::Client) {
+    auto it = sinks_.find(id);
+    if (it != sinks_.end()) it->second->on_datagram(t, p, n, f.h.flags);
+    return;
+  }
+  auto it = assocs_.find(id);
+  if (it == assocs_.end()) {
+    // A client's association starts with its first DATAGRAM; ids of streams and of closed
+    // associations (a late datagram) do not start one.
+    bool closed = std::find(closed_assocs_.begin(), closed_assocs_.end(), id) != closed_assocs_.end();
+    if ((id & 1) != 1 || !acl_ || find(id) || closed || assocs_.size() >= MAX_UDP_ASSOC) {
+      datagrams_dropped_++;
+      return;
+    }
+    missing_.erase(id);  // association ids come from the same counter as stream ids
+    it = assocs_.emplace(id, std::make_unique<UdpAssoc>(*this, id, *acl_, dns_upstream_)).first;
+  }
+  it->second->send(t, p, n, f.h.flags);
+}
+
 double Session::srtt_s() const {
   double best = 0;
   for (auto &l : links_)
@@ -246,15 +306,26 @@ void Session::protocol_error(Link &l, const std::string &why) {
 void Session::on_open(const Frame &f) {
   uint32_t id = f.h.stream;
   bool peer_parity = role_ == Role::Server ? (id & 1) == 1 : (id & 1) == 0;
-  if (!peer_parity || id <= highest_peer_ || !acl_) {
-    // An old id is a late duplicate OPEN (resent after a link loss): drop it quietly.
-    if (peer_parity && id <= highest_peer_) return;
+  if (!peer_parity || !acl_ || (peer_opened(id) && id != 0)) {
+    // A seen id is a duplicate OPEN (resent after a link loss): drop it quietly.
+    if (peer_parity && acl_) return;
     std::string rst;
     frame_reset(rst, id, uint32_t(ResetCode::Protocol), 0);
     send_control(rst);
     return;
   }
-  highest_peer_ = id;
+  if (id > highest_peer_) {
+    // Ids the peer skipped may still arrive on a slower link; remember them (bounded).
+    // The oldest are forgotten first: an OPEN that late was lost, not delayed.
+    for (uint32_t gap = std::max(highest_peer_ + 2, id > 2 * MAX_MISSING_IDS ? id - 2 * MAX_MISSING_IDS : 1);
+         gap < id; gap += 2) {
+      missing_.insert(gap);
+      if (missing_.size() > MAX_MISSING_IDS) missing_.erase(missing_.begin());
+    }
+    highest_peer_ = id;
+  } else {
+    missing_.erase(id);
+  }
   Target t;
   size_t used = 0;
   std::string rst;
@@ -290,6 +361,25 @@ void Session::on_link_frame(Link &l, const Frame &f) {
     }
     return;
   }
+  if (type == FrameType::Datagram) {
+    on_datagram(f);
+    return;
+  }
+  if (type == FrameType::Reset && (assocs_.count(f.h.stream) || sinks_.count(f.h.stream))) {
+    auto it = sinks_.find(f.h.stream);
+    DatagramSink *sink = it == sinks_.end() ? nullptr : it->second;
+    sinks_.erase(f.h.stream);
+    auto a = assocs_.find(f.h.stream);
+    if (a != assocs_.end()) {
+      closed_assocs_.push_back(f.h.stream);
+      if (closed_assocs_.size() > 1024) closed_assocs_.pop_front();
+      std::shared_ptr<UdpAssoc> dead(a->second.release());
+      assocs_.erase(a);
+      loop_.defer([dead] {});
+    }
+    if (sink) sink->on_assoc_closed();
+    return;
+  }
   if (type == FrameType::GoAway) {
     LOG_INFO("session %016llx: peer is going away (code %u)", (unsigned long long)id_,
              get_u32(f.body + 4));
@@ -309,7 +399,7 @@ void Session::on_link_frame(Link &l, const Frame &f) {
     }
     // A FIN sent again after a link loss, for a stream we already finished: everything up to
     // it arrived (or we would not have finished), so confirm it and let the sender finish too.
-    if (type == FrameType::Data && (f.h.flags & FLAG_FIN)) {
+    if (type == FrameType::Data && (f.h.flags & FLAG_FIN) && peer_finished(f.h.stream)) {
       std::string ack;
       uint64_t end = f.offset + f.payload_len;
       frame_ack(ack, f.h.stream, end, end, FLAG_FIN);
@@ -387,6 +477,12 @@ void Session::shutdown(const std::string &why) {
              ids.size(), why.c_str());
   for (uint32_t id : ids)
     if (Stream *st = find(id)) st->abort(uint32_t(ResetCode::LinkLost), "reset: " + why, false);
+  auto sinks = std::move(sinks_);
+  sinks_.clear();
+  for (auto &kv : sinks) kv.second->on_assoc_closed();
+  auto assocs = std::make_shared<decltype(assocs_)>(std::move(assocs_));
+  assocs_.clear();
+  loop_.defer([assocs] {});
   // Closing a link calls back into on_link_down; take them out of the table first.
   auto links = std::make_shared<std::vector<std::unique_ptr<Link>>>(std::move(links_));
   links_.clear();

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <fstream>
+#include <sstream>
 
 #include "braid/frame.h"
 #include "braid/limits.h"
@@ -112,9 +114,31 @@ Server::Server(Loop &loop, const Config &cfg)
 
 Server::~Server() = default;
 
+// The first nameserver of /etc/resolv.conf, port 53; 127.0.0.1:53 if there is none.
+static Target system_nameserver() {
+  Target t;
+  target_from_string("127.0.0.1", 53, t);
+  std::ifstream f("/etc/resolv.conf");
+  std::string line;
+  while (std::getline(f, line)) {
+    std::istringstream is(line);
+    std::string key, addr;
+    Target cand;
+    if (is >> key >> addr && key == "nameserver" && target_from_string(addr, 53, cand) &&
+        cand.atyp != Atyp::Domain)
+      return cand;
+  }
+  return t;
+}
+
 bool Server::start(std::string &err) {
   tls_ = TlsConfig::server(cfg_.cert, cfg_.key, err);
   if (!tls_) return false;
+  if (cfg_.dns_upstream.host.empty())
+    dns_upstream_ = system_nameserver();
+  else
+    target_from_string(cfg_.dns_upstream.host, cfg_.dns_upstream.port, dns_upstream_);
+  LOG_INFO("server: DNS queries of clients go to %s", dns_upstream_.str().c_str());
   for (const Endpoint &ep : cfg_.listen) {
     auto l = std::make_unique<TlsListener>(loop_, *this);
     if (!l->bind(ep, err)) return false;
@@ -157,7 +181,11 @@ void Server::authenticated(Handshake &h, const Hello &hello, std::unique_ptr<Lin
     unsigned char diff = 0;
     for (size_t i = 0; ok && i < hello.join_token.size(); i++)
       diff |= uint8_t(hello.join_token[i] ^ it->second->join_token()[i]);
-    if (ok && diff == 0) {
+    if (ok && diff == 0 && it->second->link_count() >= size_t(MAX_LINKS_PER_SESSION)) {
+      LOG_INFO("server: client \"%s\": session %016llx already has %d links", hello.name.c_str(),
+               (unsigned long long)hello.session, MAX_LINKS_PER_SESSION);
+      frame_goaway(f, 0, uint32_t(GoAwayCode::Busy));
+    } else if (ok && diff == 0) {
       s = it->second.get();
     } else {
       LOG_INFO("server: client \"%s\" asked to %s session %016llx, which is unknown here",
@@ -187,6 +215,7 @@ void Server::authenticated(Handshake &h, const Hello &hello, std::unique_ptr<Lin
     rand_bytes(&ack.join_token[0], 16);
   }
   ack.resume_timeout = RESUME_TIMEOUT_S;
+  ack.links_allowed = MAX_LINKS_PER_SESSION;
   std::string body = hello_ack_encode(ack);
   frame_header(link->batch(), FrameType::HelloAck, 0, body.size(), 0);
   link->batch() += body;
@@ -207,6 +236,7 @@ void Server::authenticated(Handshake &h, const Hello &hello, std::unique_ptr<Lin
   ns->set_join_token(ack.join_token);
   ns->set_resume_timeout(RESUME_TIMEOUT_S);
   ns->set_send_cap(uint64_t(cfg_.send_buffer_mib) << 20);
+  ns->set_dns_upstream(dns_upstream_);
   ns->add_link(std::move(link));
   sessions_[ack.session] = std::move(ns);
 }

@@ -34,6 +34,9 @@ class Client : public StreamOpener, public SessionHost, public LinkOwner {
 
   // StreamOpener
   void open(int fd, const Target &t, const std::string &label, bool confirm, OpenCallback cb) override;
+  uint32_t open_assoc(DatagramSink *sink) override;
+  void send_datagram(uint32_t id, const Target &to, const uint8_t *p, size_t n, uint8_t flags) override;
+  void close_assoc(uint32_t id) override;
   // SessionHost
   void on_session_down(Session &s, const std::string &why) override;
   void on_link_lost(Session &s) override;
@@ -62,6 +65,7 @@ class Client : public StreamOpener, public SessionHost, public LinkOwner {
   const Config &cfg_;
   std::unique_ptr<TlsConfig> tls_;
   std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<std::unique_ptr<DnsForwarder>> dns_;
   std::unique_ptr<Session> session_;
   std::vector<Dialing> dialing_;
   evdns_getaddrinfo_request *dns_req_ = nullptr;

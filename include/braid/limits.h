@@ -61,6 +61,20 @@ constexpr int DRAIN_S = 5;                    // SIGTERM: running transfers get 
 // Server: a session without links keeps its streams (and their target sockets) this long for
 // the client to resume; pushed to clients in HELLO_ACK. Covers a WAN flap or a DHCP renewal.
 constexpr int RESUME_TIMEOUT_S = 60;
+// Links one session may have (the `links` key's range); pushed in HELLO_ACK.
+constexpr int MAX_LINKS_PER_SESSION = 16;
+// Stream ids a peer skipped whose OPEN may still arrive on a slower link.
+constexpr uint32_t MAX_MISSING_IDS = 4096;
+// UDP: an association (SOCKS5 UDP ASSOCIATE, DNS) without traffic for this long is closed.
+constexpr int UDP_IDLE_S = 60;
+// UDP associations per session on the server: each holds up to two sockets.
+constexpr size_t MAX_UDP_ASSOC = 256;
+// DATAGRAM frames waiting in a session's control queue: beyond this UDP is dropped, like a
+// full router queue, rather than growing memory.
+constexpr size_t DATAGRAM_QUEUE_MAX = 1024 * 1024;
+// DNS forwarder: queries waiting for an answer, and how long one waits.
+constexpr size_t DNS_PENDING_MAX = 4096;
+constexpr int DNS_TIMEOUT_S = 5;
 
 // --- counts ----------------------------------------------------------------------------------
 constexpr size_t MAX_STREAMS_PER_SESSION = 16384;  // server default for `max-streams`

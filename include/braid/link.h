@@ -107,7 +107,7 @@ class Link {
   int ka_interval_ = 10, ka_dead_ = 30;
   double ping_sent_ = 0;
   double srtt_ms_ = 0;
-  double last_tx_ = 0, last_probe_ = 0;
+  double last_tx_ = 0, last_probe_ = 0, last_frame_ = 0;  // last_frame_: non-PING frame
   bool suspect_ = false, kernel_full_ = false, busy_ = false;
   double rate_ = 0, rate_t0_ = 0;
   uint64_t rate_bytes0_ = 0;

@@ -5,6 +5,7 @@
 #pragma once
 #include <functional>
 #include <list>
+#include <unordered_map>
 #include <memory>
 #include <string>
 
@@ -12,6 +13,7 @@
 #include "braid/config.h"
 #include "braid/loop.h"
 #include "braid/stream.h"
+#include "braid/udp.h"
 
 namespace braid {
 
@@ -23,6 +25,12 @@ class StreamOpener {
   // written to fd). On failure cb(code) runs and the opener closes fd afterwards.
   virtual void open(int fd, const Target &t, const std::string &label, bool confirm,
                     OpenCallback cb) = 0;
+  // UDP: an association on the current session for sink (0 when no session is up; the sink
+  // hears on_assoc_closed when the session ends), datagrams on it, and its end.
+  virtual uint32_t open_assoc(DatagramSink *sink) = 0;
+  virtual void send_datagram(uint32_t id, const Target &to, const uint8_t *p, size_t n,
+                             uint8_t flags) = 0;
+  virtual void close_assoc(uint32_t id) = 0;
 };
 
 // A bound, listening TCP socket that calls on_accept for each connection (non-blocking fd).
@@ -48,12 +56,16 @@ class Listener {
 };
 
 class Socks5Conn;
+class Socks5Udp;
 
 class Socks5Listener : public Listener {
  public:
   Socks5Listener(Loop &loop, StreamOpener &opener, const Config &cfg);
   ~Socks5Listener() override;
   void finished(Socks5Conn *c);  // a connection handed off or failed; freed later
+  // UDP ASSOCIATE: takes the control connection fd; false if no association could be made.
+  bool start_udp(int fd, const std::string &peer, std::string &bound);
+  void udp_finished(Socks5Udp *u);
   StreamOpener &opener() { return opener_; }
   const Config &config() const { return cfg_; }
   size_t pending() const { return conns_.size(); }
@@ -65,6 +77,44 @@ class Socks5Listener : public Listener {
   StreamOpener &opener_;
   const Config &cfg_;
   std::list<std::unique_ptr<Socks5Conn>> conns_;
+  std::list<std::unique_ptr<Socks5Udp>> udp_;
+};
+
+class DnsTcpListener;
+
+// DNS over the tunnel: queries on UDP and TCP at one address are answered by the server's
+// resolver (dns-upstream), so nothing leaks to the local network. Query ids are rewritten so
+// clients cannot collide; answers go back to whoever asked.
+class DnsForwarder : public DatagramSink {
+ public:
+  DnsForwarder(Loop &loop, StreamOpener &opener);
+  ~DnsForwarder() override;
+  bool bind(const Endpoint &ep, std::string &err);
+  std::string bound() const;
+  // A query from a TCP client (conn != 0) or UDP (conn == 0, from = its address).
+  void query(const uint8_t *p, size_t n, const sockaddr_storage *from, uint64_t conn);
+  void on_datagram(const Target &from, const uint8_t *p, size_t n, uint8_t flags) override;
+  void on_assoc_closed() override { assoc_ = 0; }
+  void tcp_gone(uint64_t conn);
+
+ private:
+  struct Pending {
+    uint16_t orig_id;
+    sockaddr_storage from;
+    uint64_t conn;
+    double at;
+  };
+  Loop &loop_;
+  StreamOpener &opener_;
+  int fd_ = -1;
+  IoEvent ev_;
+  Timer expire_;
+  uint32_t assoc_ = 0;
+  uint16_t next_id_ = 1;
+  std::unordered_map<uint16_t, Pending> pending_;
+  std::unique_ptr<DnsTcpListener> tcp_;
+  void on_udp();
+  void expire();
 };
 
 // ssh -L style: every connection goes to one fixed target.

@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "braid/link.h"
 #include "braid/loop.h"
 #include "braid/stream.h"
+#include "braid/udp.h"
 
 namespace braid {
 
@@ -69,6 +71,16 @@ class Session : public LinkOwner {
   bool open_stream(int fd, const Target &t, const std::string &label, bool early, OpenCallback cb);
   // Resets every stream and closes every link; on_session_down follows.
   void shutdown(const std::string &why);
+
+  // --- UDP associations ---
+  // Client: a new association for sink; returns its id (0 if the session cannot take one).
+  uint32_t open_assoc(DatagramSink *sink);
+  // Either side: ends an association (RESET to the peer); safe from its own callbacks.
+  void close_assoc(uint32_t id, const std::string &why);
+  // Queues a DATAGRAM; dropped (and counted) when the queue is full or it does not fit.
+  void send_datagram(uint32_t id, const Target &addr, const uint8_t *p, size_t n, uint8_t flags);
+  void set_dns_upstream(const Target &t) { dns_upstream_ = t; }
+  uint64_t datagrams_dropped() const { return datagrams_dropped_; }
 
   // --- used by streams ---
   void send_control(const std::string &frames);  // queued ahead of data
@@ -127,6 +139,21 @@ class Session : public LinkOwner {
   uint64_t window_growth_ = 0;  // sum of autotuned window growth over live streams
   uint64_t send_buffered_ = 0, send_cap_ = 16 * 1024 * 1024;
   std::vector<uint32_t> send_waiters_;  // streams that stopped reading at the cap
+  std::unordered_map<uint32_t, std::unique_ptr<UdpAssoc>> assocs_;  // server
+  std::unordered_map<uint32_t, DatagramSink *> sinks_;               // client
+  Target dns_upstream_;
+  std::deque<uint32_t> closed_assocs_;
+  // Peer ids below highest_peer_ whose OPEN has not arrived yet: with several links OPENs of
+  // different streams can arrive out of order, and a late one is still new.
+  std::set<uint32_t> missing_;
+  bool peer_opened(uint32_t id) const { return id <= highest_peer_ && !missing_.count(id); }
+  // A stream id this side knew and has finished (so a late FIN may be confirmed).
+  bool peer_finished(uint32_t id) const {
+    bool ours = role_ == Role::Client ? (id & 1) == 1 : (id & 1) == 0;
+    return ours ? id < next_id_ : peer_opened(id);
+  }
+  uint64_t datagrams_dropped_ = 0;
+  void on_datagram(const Frame &f);
   // Streams we reset recently: the RESET is sent again if the link that carried it dies.
   struct RecentReset {
     uint32_t id, code;

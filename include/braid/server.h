@@ -44,6 +44,7 @@ class Server : public SessionHost {
   const Config &cfg_;
   std::unique_ptr<TlsConfig> tls_;
   Acl acl_;
+  Target dns_upstream_;
   ReplayCache replay_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::list<std::unique_ptr<Handshake>> handshakes_;

@@ -2,27 +2,19 @@
 // HELLO / HELLO_ACK encoding, HMAC verification, replay cache.
 #include "braid/hello.h"
 
-#include <mbedtls/md.h>
-
 #include <cstring>
 
 #include "braid/buf.h"
 #include "braid/frame.h"
 #include "braid/limits.h"
 #include "braid/loop.h"
+#include "braid/tls.h"
 
 namespace braid {
 namespace {
 constexpr size_t MAC_LEN = 32;
 constexpr size_t NONCE_LEN = 16;
 constexpr size_t TOKEN_LEN = 16;
-
-std::string hmac_sha256(const std::string &key, const uint8_t *p, size_t n) {
-  unsigned char out[MAC_LEN];
-  mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
-                  reinterpret_cast<const unsigned char *>(key.data()), key.size(), p, n, out);
-  return std::string(reinterpret_cast<char *>(out), MAC_LEN);
-}
 
 void put_tlv(std::string &out, uint8_t type, uint64_t v, int width) {
   out.push_back(char(type));

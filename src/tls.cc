@@ -11,6 +11,7 @@
 #include <mbedtls/aesni.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/error.h>
+#include <mbedtls/md.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
@@ -330,6 +331,13 @@ void TlsConn::close_notify() { mbedtls_ssl_close_notify(&impl_->ssl); }
 const std::string &TlsConn::peer_pin() const { return impl_->peer_pin; }
 bool TlsConn::pin_mismatch() const { return impl_->pin_mismatch; }
 std::string TlsConn::cipher() const { return mbedtls_ssl_get_ciphersuite(&impl_->ssl); }
+
+std::string hmac_sha256(const std::string &key, const uint8_t *p, size_t n) {
+  unsigned char out[32];
+  mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+                  reinterpret_cast<const unsigned char *>(key.data()), key.size(), p, n, out);
+  return std::string(reinterpret_cast<char *>(out), sizeof out);
+}
 
 std::string tls_library_version() {
   char v[32];

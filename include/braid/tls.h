@@ -74,5 +74,7 @@ bool tls_keygen(const std::string &prefix, std::string &pin, std::string &err);
 bool tls_cert_pin(const std::string &cert_path, std::string &pin, std::string &err);
 // "mbedTLS 2.28.3"
 std::string tls_library_version();
+// HMAC-SHA256 (32 raw bytes) from the TLS library's crypto, for HELLO authentication.
+std::string hmac_sha256(const std::string &key, const uint8_t *p, size_t n);
 
 } // namespace braid

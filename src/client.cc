@@ -209,6 +209,7 @@ void Client::session_up(Link &l, const HelloAck &ack) {
   session_->set_join_token(ack.join_token);
   session_->set_resume_timeout(cfg_.resume_timeout);
   session_->set_send_cap(uint64_t(cfg_.send_buffer_mib) << 20);
+  session_->set_compress(CompressMode(cfg_.compress));
   LOG_INFO("link %d: session established with %s (session %016llx, %s)", l.id(), l.name().c_str(),
            (unsigned long long)ack.session, l.cipher().c_str());
   session_->add_link(take_dialing(l));

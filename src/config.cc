@@ -339,6 +339,12 @@ bool on_dns_upstream(Apply &a, const std::string &v) {
   return true;
 }
 
+bool on_compress(Apply &a, const std::string &v) {
+  if (v != "off" && v != "auto" && v != "on") return no(a.err, "expected off, auto or on");
+  a.c.compress = v == "off" ? 0 : v == "auto" ? 1 : 2;
+  return true;
+}
+
 bool on_clients(Apply &a, const std::string &v) {
   if (v.empty()) return no(a.err, "expected the path of a file of NAME SECRET_BASE64 lines");
   if (!a.read_files) return true;
@@ -384,6 +390,7 @@ const Key KEYS[] = {
     {"dns", SEC_CLIENT, F_REPEAT, nullptr,
      [](Apply &a, V v) { return add_endpoint(a, v, "127.0.0.1", false, a.c.dns); }},
     {"connect-reply", SEC_CLIENT, 0, nullptr, on_connect_reply},
+    {"compress", SEC_CLIENT, 0, nullptr, on_compress},
     {"keepalive", SEC_CLIENT, 0, nullptr,
      [](Apply &a, V v) { return set_int(a, v, 1, 3600, a.c.keepalive); }},
     {"resume-timeout", SEC_CLIENT, 0, nullptr,

@@ -82,8 +82,8 @@ void frame_goaway(std::string &out, uint32_t last_stream, uint32_t code) {
   put_u32(out, code);
 }
 
-void frame_open(std::string &out, uint32_t stream, const std::string &socks_addr) {
-  frame_header(out, FrameType::Open, 0, socks_addr.size(), stream);
+void frame_open(std::string &out, uint32_t stream, const std::string &socks_addr, uint8_t flags) {
+  frame_header(out, FrameType::Open, flags, socks_addr.size(), stream);
   out += socks_addr;
 }
 

@@ -60,6 +60,7 @@ bool Session::open_stream(int fd, const Target &t, const std::string &label, boo
   next_id_ += 2;
   auto st = std::make_unique<Stream>(*this, id, t, label);
   Stream *p = st.get();
+  p->set_compress(compress_);
   streams_.emplace(id, std::move(st));
   stats_.streams_total++;
   p->start_client(fd, early, std::move(cb));
@@ -97,10 +98,16 @@ void Session::stream_finished(Stream *st) {
 
 void Session::log_stats() const {
   LOG_INFO("stats: session %016llx peer %s links_up %zu streams_open %zu streams_total %llu "
-           "bytes_sent %llu bytes_received %llu resent_bytes %llu",
+           "bytes_sent %llu bytes_received %llu resent_bytes %llu compressed_frames %llu "
+           "incompressible_frames %llu compress_saved %llu compress_gave_up %llu "
+           "datagrams_dropped %llu",
            (unsigned long long)id_, peer_.c_str(), links_up(), streams_.size(),
            (unsigned long long)stats_.streams_total, (unsigned long long)stats_.bytes_sent,
-           (unsigned long long)stats_.bytes_received, (unsigned long long)stats_.resent_bytes);
+           (unsigned long long)stats_.bytes_received, (unsigned long long)stats_.resent_bytes,
+           (unsigned long long)stats_.compressed_frames,
+           (unsigned long long)stats_.incompressible_frames,
+           (unsigned long long)stats_.compress_saved, (unsigned long long)stats_.compress_gave_up,
+           (unsigned long long)datagrams_dropped_);
   for (auto &l : links_)
     LOG_INFO("stats: link %d peer %s state %s rtt_ms %.1f rate_mbps %.1f bytes_sent %llu "
              "bytes_received %llu resent_bytes %llu",
@@ -342,6 +349,9 @@ void Session::on_open(const Frame &f) {
   }
   auto st = std::make_unique<Stream>(*this, id, t, peer_);
   Stream *p = st.get();
+  p->set_compress(f.h.flags & FLAG_COMPRESS_ON     ? CompressMode::On
+                  : f.h.flags & FLAG_COMPRESS_AUTO ? CompressMode::Auto
+                                                   : CompressMode::Off);
   streams_.emplace(id, std::move(st));
   stats_.streams_total++;
   p->start_server(*acl_);
@@ -409,7 +419,20 @@ void Session::on_link_frame(Link &l, const Frame &f) {
   }
   switch (type) {
     case FrameType::Data:
-      st->on_data(f.offset, f.payload, f.payload_len, f.h.flags & FLAG_FIN);
+      if (f.h.flags & FLAG_COMPRESSED) {
+        // Bounded: the announced raw length is at most one frame's payload, and LZ4 must
+        // produce exactly that many bytes.
+        uint8_t raw[MAX_DATA_PAYLOAD];
+        size_t raw_len = f.payload_len >= 2 ? get_u16(f.payload) : 0;
+        if (f.payload_len < 3 || raw_len == 0 || raw_len > MAX_DATA_PAYLOAD ||
+            !lz4_decompress(f.payload + 2, f.payload_len - 2, raw, raw_len)) {
+          protocol_error(l, "bad compressed DATA on stream " + std::to_string(f.h.stream));
+          return;
+        }
+        st->on_data(f.offset, raw, raw_len, f.h.flags & FLAG_FIN);
+      } else {
+        st->on_data(f.offset, f.payload, f.payload_len, f.h.flags & FLAG_FIN);
+      }
       if (rx_total_ > granted_) protocol_error(l, "peer exceeded the session window");
       break;
     case FrameType::OpenAck: st->on_open_ack(); break;

@@ -155,8 +155,33 @@ bool Stream::has_sendable() const {
 }
 
 void Stream::emit_data(std::string &out, uint64_t at, size_t n, bool fin) {
+  const uint8_t *src = sendbuf_.data() + (at - send_base_);
+  bool try_it = compress_ == CompressMode::On || (compress_ == CompressMode::Auto && at >= probe_at_);
+  if (n >= LZ4_MIN_FRAME && try_it) {
+    // COMPRESSED payload: raw length u16 | LZ4 block, worth it only if it saves 1/16.
+    uint8_t block[MAX_DATA_PAYLOAD];
+    size_t c = lz4_compress(src, n, block, n - n / 16 - 2);
+    SessionStats &st = s_.stats();
+    if (c) {
+      frame_data_header(out, id_, at, 2 + c, FLAG_COMPRESSED | (fin ? FLAG_FIN : 0));
+      put_u16(out, uint16_t(n));
+      out.append(reinterpret_cast<const char *>(block), c);
+      st.compressed_frames++;
+      st.compress_saved += n - c - 2;
+      misses_ = 0;
+      return;
+    }
+    st.incompressible_frames++;
+    if (compress_ == CompressMode::Auto && ++misses_ >= LZ4_AUTO_MISSES) {
+      probe_at_ = at + n + LZ4_AUTO_REPROBE;
+      misses_ = 0;
+      st.compress_gave_up++;
+      LOG_DEBUG("stream %u: data does not compress; trying again after %llu KiB", id_,
+                (unsigned long long)(LZ4_AUTO_REPROBE >> 10));
+    }
+  }
   frame_data_header(out, id_, at, n, fin ? FLAG_FIN : 0);
-  out.append(reinterpret_cast<const char *>(sendbuf_.data() + (at - send_base_)), n);
+  out.append(reinterpret_cast<const char *>(src), n);
 }
 
 bool Stream::produce(std::string &out, size_t max_payload, uint64_t session_credit,
@@ -164,7 +189,10 @@ bool Stream::produce(std::string &out, size_t max_payload, uint64_t session_cred
   more = false;
   if (state_ == StreamState::Done) return false;
   if (is_client_ && !open_sent_) {
-    frame_open(out, id_, target_encode(target_));
+    uint8_t flags = compress_ == CompressMode::On     ? FLAG_COMPRESS_ON
+                    : compress_ == CompressMode::Auto ? FLAG_COMPRESS_AUTO
+                                                      : 0;
+    frame_open(out, id_, target_encode(target_), flags);
     open_sent_ = true;
   }
   // Bytes stranded on a dead link go first; they were within credit when first sent.

@@ -68,6 +68,7 @@ struct Config {
   std::vector<Endpoint> redir;   // transparent (SO_ORIGINAL_DST) listeners
   std::vector<Endpoint> dns;     // DNS over the tunnel, UDP and TCP on the same port
   ConnectReply connect_reply = ConnectReply::Early;
+  uint8_t compress = 0;        // CompressMode (lz4.h): 0 off, 1 auto, 2 on
   int keepalive = 10;
   int resume_timeout = 60;
 

@@ -29,7 +29,10 @@ constexpr uint8_t FRAME_EXTENSION_MIN = 0x40;  // types >= this are ignored when
 constexpr uint8_t FLAG_FIN = 0x01;
 constexpr uint8_t FLAG_COMPRESSED = 0x02;
 constexpr uint8_t FLAG_PONG = 0x80;
-constexpr uint8_t FLAG_DNS = 0x04;  // DATAGRAM: addressed to / answered by the DNS upstream
+constexpr uint8_t FLAG_DNS = 0x04;
+// OPEN: the client's compression mode for the stream; the server uses it for its direction.
+constexpr uint8_t FLAG_COMPRESS_AUTO = 0x10;
+constexpr uint8_t FLAG_COMPRESS_ON = 0x20;  // DATAGRAM: addressed to / answered by the DNS upstream
 // Largest UDP payload a DATAGRAM carries; larger datagrams are dropped and counted.
 constexpr size_t MAX_DATAGRAM_PAYLOAD = 16 * 1024 - 64;
 
@@ -100,7 +103,7 @@ void frame_stop_sending(std::string &out, uint32_t stream, uint32_t code);
 void frame_ping(std::string &out, uint64_t opaque, bool pong);
 void frame_goaway(std::string &out, uint32_t last_stream, uint32_t code);
 // OPEN with a target in SOCKS5 address form (see addr.h); the body must fit a frame.
-void frame_open(std::string &out, uint32_t stream, const std::string &socks_addr);
+void frame_open(std::string &out, uint32_t stream, const std::string &socks_addr, uint8_t flags = 0);
 void frame_open_ack(std::string &out, uint32_t stream);
 // DATAGRAM for association `assoc` to/from `socks_addr`; false if it does not fit a frame.
 bool frame_datagram(std::string &out, uint32_t assoc, const std::string &socks_addr,

@@ -39,6 +39,7 @@ class SessionHost {
 struct SessionStats {
   uint64_t streams_total = 0;
   uint64_t bytes_sent = 0, bytes_received = 0, resent_bytes = 0;
+  uint64_t compressed_frames = 0, incompressible_frames = 0, compress_saved = 0, compress_gave_up = 0;
 };
 
 class Session : public LinkOwner {
@@ -80,6 +81,7 @@ class Session : public LinkOwner {
   // Queues a DATAGRAM; dropped (and counted) when the queue is full or it does not fit.
   void send_datagram(uint32_t id, const Target &addr, const uint8_t *p, size_t n, uint8_t flags);
   void set_dns_upstream(const Target &t) { dns_upstream_ = t; }
+  void set_compress(CompressMode m) { compress_ = m; }  // client: mode of new streams
   uint64_t datagrams_dropped() const { return datagrams_dropped_; }
 
   // --- used by streams ---
@@ -142,6 +144,7 @@ class Session : public LinkOwner {
   std::unordered_map<uint32_t, std::unique_ptr<UdpAssoc>> assocs_;  // server
   std::unordered_map<uint32_t, DatagramSink *> sinks_;               // client
   Target dns_upstream_;
+  CompressMode compress_ = CompressMode::Off;
   std::deque<uint32_t> closed_assocs_;
   // Peer ids below highest_peer_ whose OPEN has not arrived yet: with several links OPENs of
   // different streams can arrive out of order, and a late one is still new.

@@ -16,6 +16,7 @@
 #include "braid/addr.h"
 #include "braid/buf.h"
 #include "braid/loop.h"
+#include "braid/lz4.h"
 
 namespace braid {
 
@@ -79,6 +80,7 @@ class Stream {
   bool pinned() const { return is_client_ && !open_acked_ && open_sent_; }
   uint64_t resent() const { return resent_; }
   uint64_t window() const { return window_; }
+  void set_compress(CompressMode m) { compress_ = m; }
   uint64_t buffered() const { return sendbuf_.size(); }
   void resume_reading() { update_read_interest(); }
   // Aborts: RESET to the peer (if send_reset) and RST to the local socket.
@@ -128,6 +130,9 @@ class Stream {
   };
   std::deque<Resend> resend_;
   uint64_t resent_ = 0;
+  CompressMode compress_ = CompressMode::Off;
+  int misses_ = 0;
+  uint64_t probe_at_ = 0;  // auto: no compression attempt before this offset
   void emit_data(std::string &out, uint64_t at, size_t n, bool fin);
   friend class Session;
 

@@ -13,6 +13,7 @@
 #include <set>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 namespace braid {
 namespace {
@@ -291,6 +292,7 @@ bool on_secret_file(Apply &a, const std::string &v) {
   if (!read_small_file(v, data, e)) return no(a.err, e);
   std::string first = trim(data.substr(0, data.find('\n')));  // base64_decode drops a CR
   if (!parse_secret(first, a.c.secret, e)) return no(a.err, "first line: " + e);
+  a.c.secret_file = v;
   return true;
 }
 
@@ -355,6 +357,7 @@ bool on_clients(Apply &a, const std::string &v) {
       }))
     return false;
   a.c.clients = std::move(out);
+  a.c.clients_file = v;
   return true;
 }
 
@@ -567,6 +570,20 @@ bool require_server(ConfigParser &p) {
 } // namespace
 
 // --- public API ------------------------------------------------------------------------------
+
+std::vector<std::string> config_permission_warnings(const Config &c) {
+  std::vector<std::string> out;
+  const std::string *files[] = {&c.key, &c.clients_file, &c.secret_file};
+  for (const std::string *f : files) {
+    struct stat st;
+    if (f->empty() || stat(f->c_str(), &st) != 0 || !(st.st_mode & 077)) continue;
+    char mode[8];
+    snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
+    out.push_back(*f + ": holds a secret but is readable by group or others (mode " + mode +
+                  "); run chmod 600 " + *f);
+  }
+  return out;
+}
 
 bool parse_forward(const std::string &text, Forward &out, std::string &err) {
   // Split on ':' outside brackets.

@@ -46,6 +46,7 @@ bool Listener::bind(const Endpoint &ep, std::string &err) {
   }
   ev_.set(loop_, fd_, EV_READ, [this](short) { accept_ready(); });
   ev_.add();
+  pause_.set(loop_, [this] { ev_.add(); });
   return true;
 }
 
@@ -57,9 +58,14 @@ void Listener::accept_ready() {
     socklen_t len = sizeof ss;
     int fd = accept4(fd_, reinterpret_cast<sockaddr *>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE)
-        LOG_ERROR("%s %s: accept: %s; raise the open file limit (ulimit -n)", kind_.c_str(),
-                  bound().c_str(), strerror(errno));
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // The pending connection stays in the backlog and would wake us at once again: pause
+        // accepting for a second instead of spinning.
+        LOG_ERROR("%s %s: accept: %s; pausing 1 s (raise the open file limit: ulimit -n)",
+                  kind_.c_str(), bound().c_str(), strerror(errno));
+        ev_.del();
+        pause_.start(1);
+      }
       return;
     }
     socket_setup(fd);

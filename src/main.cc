@@ -67,6 +67,12 @@ int load_config(Role role, int argc, char **argv, Config &out) {
       else flags.emplace_back(a == "-k" ? "links" : a == "-D" ? "socks" : a == "-L" ? "forward" : "http", v);
     } else if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
       std::string key = a.substr(2);
+      if (key == "secret" || key.compare(0, 7, "secret=") == 0) {
+        // Anyone on the machine can read a process's argv (ps, /proc).
+        fprintf(stderr, "braid: --secret would show the secret to every user of this machine "
+                        "(ps); put it in a file and use --secret-file FILE\n");
+        return 2;
+      }
       size_t eq = key.find('=');
       if (eq != std::string::npos) {
         flags.emplace_back(key.substr(0, eq), key.substr(eq + 1));
@@ -121,6 +127,7 @@ int run(Role role, int argc, char **argv) {
     return 2;
   }
   log_set_level(cfg.verbose);
+  for (const std::string &w : config_permission_warnings(cfg)) LOG_ERROR("warning: %s", w.c_str());
   signal(SIGPIPE, SIG_IGN);
   Loop loop;
   Role_ r(loop, cfg);

@@ -59,6 +59,7 @@ struct Config {
   std::string server_pin;      // 32 raw bytes (sha256 of the server's SubjectPublicKeyInfo)
   std::string name;
   std::string secret;          // 32 raw bytes
+  std::string secret_file;     // path, when the secret came from a file
   int links = 1;
   std::vector<Endpoint> socks; // bind default 127.0.0.1
   std::vector<std::pair<std::string, std::string>> socks_auth;  // user, password
@@ -75,6 +76,7 @@ struct Config {
   // server
   std::vector<Endpoint> listen;  // bind default 0.0.0.0
   std::string cert, key;         // file paths
+  std::string clients_file;      // path of the clients file
   std::vector<ClientEntry> clients;
   std::vector<Cidr> allow, deny;
   int max_sessions = 1024;
@@ -103,6 +105,11 @@ bool config_end(ConfigParser &p);
 // Reads FILE whole (capped at CONFIG_MAX_BYTES) through the line API. role decides which section
 // applies; a file may hold both [client] and [server], the other section's keys are checked too.
 bool config_load(ConfigParser &p, Role role, const std::string &file);
+
+// Files holding secrets (key, clients, secret-file, auth files) that others may read; one
+// warning per file, e.g. "/etc/braid/server.key: readable by group or others (mode 0644);
+// run chmod 600 /etc/braid/server.key". No side effects; the caller logs.
+std::vector<std::string> config_permission_warnings(const Config &c);
 
 // Helpers shared with other modules and tests.
 bool parse_endpoint(const std::string &text, const std::string &default_host, Endpoint &out,

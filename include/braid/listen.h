@@ -52,6 +52,7 @@ class Listener {
  private:
   int fd_ = -1;
   IoEvent ev_;
+  Timer pause_;  // accepting paused after running out of file descriptors
   void accept_ready();
 };
 

@@ -51,8 +51,41 @@ bool Client::start(std::string &err) {
     LOG_INFO("dns listening on %s (udp and tcp)", d->bound().c_str());
     dns_.push_back(std::move(d));
   }
+  if (!cfg_.control.empty()) {
+    control_ = std::make_unique<Control>(loop_, *this);
+    if (!control_->bind(cfg_.control, err)) return false;
+  }
   maintain();
   return true;
+}
+
+std::string Client::status_json(const std::string &what) const {
+  char sid[24] = "";
+  if (session_) snprintf(sid, sizeof sid, "%016llx", (unsigned long long)session_->id());
+  if (what == "links") {
+    std::string o = session_ ? session_->json_links() : "";
+    for (const Dialing &d : dialing_)
+      if (d.link)
+        o += (o.empty() ? "" : ",") + std::string("{\"id\":") + std::to_string(d.link->id()) +
+             ",\"server\":" + json_str(d.link->name()) + ",\"state\":\"" +
+             (d.link->up() ? "authenticating" : "connecting") + "\"}";
+    return "{\"links\":[" + o + "]}";
+  }
+  if (what == "streams") return "{\"streams\":[" + (session_ ? session_->json_streams() : "") + "]}";
+  SessionStats st;
+  if (session_) st = session_->stats();
+  char buf[512];
+  snprintf(buf, sizeof buf,
+           "{\"role\":\"client\",\"session\":%s,\"links_up\":%zu,\"streams_open\":%zu,"
+           "\"streams_total\":%llu,\"bytes_sent\":%llu,\"bytes_received\":%llu,\"resent_bytes\":%llu,"
+           "\"compressed_frames\":%llu,\"compress_saved\":%llu,\"requests_waiting\":%zu}",
+           session_ ? ("\"" + std::string(sid) + "\"").c_str() : "null",
+           session_ ? session_->links_up() : 0, session_ ? session_->stream_count() : 0,
+           (unsigned long long)st.streams_total, (unsigned long long)st.bytes_sent,
+           (unsigned long long)st.bytes_received, (unsigned long long)st.resent_bytes,
+           (unsigned long long)st.compressed_frames, (unsigned long long)st.compress_saved,
+           pending_.size());
+  return buf;
 }
 
 void Client::maintain() {

@@ -398,6 +398,7 @@ const Key KEYS[] = {
      [](Apply &a, V v) { return set_int(a, v, 1, 3600, a.c.keepalive); }},
     {"resume-timeout", SEC_CLIENT, 0, nullptr,
      [](Apply &a, V v) { return set_int(a, v, 1, 86400, a.c.resume_timeout); }},
+    {"control", SEC_BOTH, 0, nullptr, [](Apply &a, V v) { return set_path(a, v, a.c.control); }},
     {"send-buffer", SEC_BOTH, 0, nullptr,
      [](Apply &a, V v) { return set_int(a, v, 1, 4096, a.c.send_buffer_mib); }},
     {"listen", SEC_SERVER, F_REPEAT, nullptr,

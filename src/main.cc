@@ -29,6 +29,7 @@ const char USAGE[] =
     "       braid keygen --out PREFIX\n"
     "       braid secret\n"
     "       braid check-config -c FILE\n"
+    "       braid ctl [-S PATH] [-c FILE] [--json] stats|links|streams|watch\n"
     "       braid version | --version\n"
     "Every config key has a long flag twin (--server-pin, --links, ...); see braid.conf(5).\n";
 
@@ -234,6 +235,23 @@ int cmd_check_config(int argc, char **argv) {
   return 0;
 }
 
+int cmd_ctl(int argc, char **argv) {
+  // The socket path: -S wins, else the `control` key of -c FILE, else the default.
+  std::string path = "/var/run/braid.sock";
+  for (int i = 1; i + 1 < argc; i++) {
+    if (strcmp(argv[i], "-c") != 0) continue;
+    bool client = false, server = false;
+    sections_of(argv[i + 1], client, server);
+    ConfigParser p;
+    if (!config_load(p, server && !client ? Role::Server : Role::Client, argv[i + 1])) {
+      fprintf(stderr, "braid: %s\n", p.err.c_str());
+      return 2;
+    }
+    if (!p.cfg.control.empty()) path = p.cfg.control;
+  }
+  return ctl_main(argc, argv, path);
+}
+
 int cmd_version(int, char **) {
   puts(version_string().c_str());
   return 0;
@@ -246,7 +264,7 @@ struct Command {
 const Command COMMANDS[] = {
     {"client", cmd_client},       {"server", cmd_server}, {"keygen", cmd_keygen},
     {"secret", cmd_secret},       {"check-config", cmd_check_config},
-    {"version", cmd_version},     {"--version", cmd_version},
+    {"version", cmd_version},     {"--version", cmd_version},    {"ctl", cmd_ctl},
 };
 
 }  // namespace

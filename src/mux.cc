@@ -6,6 +6,7 @@
 
 #include "braid/frame.h"
 #include "braid/limits.h"
+#include "braid/control.h"
 #include "braid/log.h"
 #include "braid/sched.h"
 
@@ -29,12 +30,17 @@ Session::~Session() = default;
 
 void Session::add_link(std::unique_ptr<Link> l) {
   l->set_owner(this);
+  control_event("link_up", "\"link\":" + std::to_string(l->id()) + ",\"peer\":" + json_str(l->name()));
   bool resumed = links_.empty() && resume_timer_.armed();
   links_.push_back(std::move(l));
   if (resumed) {
     resume_timer_.stop();
     LOG_INFO("session %016llx: resumed with %zu open streams", (unsigned long long)id_,
              streams_.size());
+    char sid[24];
+    snprintf(sid, sizeof sid, "%016llx", (unsigned long long)id_);
+    control_event("session_resumed", "\"session\":\"" + std::string(sid) + "\",\"streams\":" +
+                                         std::to_string(streams_.size()));
     // What the other side holds is unknown: absolute ACKs let it free and resend precisely.
     for (auto &kv : streams_) kv.second->reannounce();
   }
@@ -191,6 +197,39 @@ void Session::on_datagram(const Frame &f) {
   it->second->send(t, p, n, f.h.flags);
 }
 
+std::string Session::json_links() const {
+  std::string o;
+  char buf[512];
+  for (auto &l : links_) {
+    snprintf(buf, sizeof buf,
+             "{\"id\":%d,\"server\":%s,\"session\":\"%016llx\",\"state\":\"%s\",\"rtt_ms\":%.1f,"
+             "\"rate_mbps\":%.1f,\"bytes_sent\":%llu,\"bytes_received\":%llu,\"resent_bytes\":%llu}",
+             l->id(), json_str(l->name()).c_str(), (unsigned long long)id_,
+             l->suspect() ? "suspect" : "up", l->srtt_ms(), l->rate() * 8 / 1e6,
+             (unsigned long long)l->bytes_out(), (unsigned long long)l->bytes_in(),
+             (unsigned long long)l->resent_bytes);
+    o += (o.empty() ? "" : ",") + std::string(buf);
+  }
+  return o;
+}
+
+std::string Session::json_streams() const {
+  std::string o;
+  char buf[256];
+  for (auto &kv : streams_) {
+    const Stream &st = *kv.second;
+    std::string links;
+    for (int i = 0; i < 64; i++)
+      if (st.links_used() & (1ULL << i)) links += (links.empty() ? "" : ",") + std::to_string(i);
+    snprintf(buf, sizeof buf, ",\"state\":\"%s\",\"bytes_sent\":%llu,\"bytes_received\":%llu,\"links\":[%s]}",
+             st.state() == StreamState::Opening ? "opening" : st.state() == StreamState::Open ? "open" : "closing",
+             (unsigned long long)st.bytes_sent(), (unsigned long long)st.written(), links.c_str());
+    o += (o.empty() ? "" : ",") + std::string("{\"id\":") + std::to_string(st.id()) +
+         ",\"target\":" + json_str(st.target().str()) + ",\"listener\":" + json_str(st.label()) + buf;
+  }
+  return o;
+}
+
 double Session::srtt_s() const {
   double best = 0;
   for (auto &l : links_)
@@ -270,6 +309,7 @@ bool Session::fill(Link &l, bool first) {
     if (st->produce(l.batch(), MAX_DATA_PAYLOAD, session_send_credit(), r, more)) {
       l.carried.push_back(r);
       l.carried_bytes += r.end - r.start;
+      st->note_link(l.id());
       l.resent_bytes += st->resent() - resent0;
     }
     sent |= l.batch().size() != size0;
@@ -470,6 +510,8 @@ void Session::on_link_suspect(Link &l) { strand(l); }
 
 void Session::on_link_down(Link &l, const std::string &why) {
   LOG_INFO("link %d (%s): down: %s", l.id(), l.name().c_str(), why.c_str());
+  control_event("link_down", "\"link\":" + std::to_string(l.id()) + ",\"peer\":" + json_str(l.name()) +
+                                  ",\"why\":" + json_str(why));
   auto it = std::find_if(links_.begin(), links_.end(), [&](auto &p) { return p.get() == &l; });
   if (it == links_.end()) return;
   stats_.resent_bytes += l.resent_bytes;

@@ -139,6 +139,10 @@ bool Server::start(std::string &err) {
   else
     target_from_string(cfg_.dns_upstream.host, cfg_.dns_upstream.port, dns_upstream_);
   LOG_INFO("server: DNS queries of clients go to %s", dns_upstream_.str().c_str());
+  if (!cfg_.control.empty()) {
+    control_ = std::make_unique<Control>(loop_, *this);
+    if (!control_->bind(cfg_.control, err)) return false;
+  }
   for (const Endpoint &ep : cfg_.listen) {
     auto l = std::make_unique<TlsListener>(loop_, *this);
     if (!l->bind(ep, err)) return false;
@@ -239,6 +243,37 @@ void Server::authenticated(Handshake &h, const Hello &hello, std::unique_ptr<Lin
   ns->set_dns_upstream(dns_upstream_);
   ns->add_link(std::move(link));
   sessions_[ack.session] = std::move(ns);
+}
+
+std::string Server::status_json(const std::string &what) const {
+  if (what == "links" || what == "streams") {
+    std::string o;
+    for (auto &kv : sessions_) {
+      std::string part = what == "links" ? kv.second->json_links() : kv.second->json_streams();
+      if (!part.empty()) o += (o.empty() ? "" : ",") + part;
+    }
+    return "{\"" + what + "\":[" + o + "]}";
+  }
+  SessionStats t;
+  size_t links = 0, open = 0;
+  for (auto &kv : sessions_) {
+    const SessionStats &s = kv.second->stats();
+    t.streams_total += s.streams_total;
+    t.bytes_sent += s.bytes_sent;
+    t.bytes_received += s.bytes_received;
+    t.resent_bytes += s.resent_bytes;
+    links += kv.second->links_up();
+    open += kv.second->stream_count();
+  }
+  char buf[512];
+  snprintf(buf, sizeof buf,
+           "{\"role\":\"server\",\"session\":null,\"sessions\":%zu,\"handshakes\":%zu,"
+           "\"links_up\":%zu,\"streams_open\":%zu,\"streams_total\":%llu,\"bytes_sent\":%llu,"
+           "\"bytes_received\":%llu,\"resent_bytes\":%llu}",
+           sessions_.size(), handshakes_.size(), links, open, (unsigned long long)t.streams_total,
+           (unsigned long long)t.bytes_sent, (unsigned long long)t.bytes_received,
+           (unsigned long long)t.resent_bytes);
+  return buf;
 }
 
 void Server::log_stats() const {

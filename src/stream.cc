@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "braid/control.h"
 #include "braid/dial.h"
 #include "braid/frame.h"
 #include "braid/limits.h"
@@ -406,6 +407,9 @@ void Stream::abort(uint32_t code, const std::string &why, bool send_reset) {
   if (state_ == StreamState::Done) return;
   if (!why.empty())
     LOG_INFO("stream %u %s -> %s: %s", id_, label_.c_str(), target_.str().c_str(), why.c_str());
+  control_event("stream_reset", "\"stream\":" + std::to_string(id_) + ",\"target\":" +
+                                    json_str(target_.str()) + ",\"code\":" + std::to_string(code) +
+                                    ",\"why\":" + json_str(why.empty() ? reset_code_str(code) : why));
   if (send_reset) {
     std::string f;
     frame_reset(f, id_, code, send_next_);

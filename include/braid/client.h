@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "braid/config.h"
+#include "braid/control.h"
 #include "braid/hello.h"
 #include "braid/link.h"
 #include "braid/listen.h"
@@ -22,7 +23,7 @@ struct evdns_getaddrinfo_request;
 
 namespace braid {
 
-class Client : public StreamOpener, public SessionHost, public LinkOwner {
+class Client : public StreamOpener, public SessionHost, public LinkOwner, public StatusSource {
  public:
   Client(Loop &loop, const Config &cfg);
   ~Client() override;
@@ -31,6 +32,7 @@ class Client : public StreamOpener, public SessionHost, public LinkOwner {
   // SIGTERM: stop accepting, let streams drain up to DRAIN_S, then leave the loop.
   void stop();
   void log_stats() const;  // SIGUSR1
+  std::string status_json(const std::string &what) const override;
 
   // StreamOpener
   void open(int fd, const Target &t, const std::string &label, bool confirm, OpenCallback cb) override;
@@ -66,6 +68,7 @@ class Client : public StreamOpener, public SessionHost, public LinkOwner {
   std::unique_ptr<TlsConfig> tls_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::unique_ptr<DnsForwarder>> dns_;
+  std::unique_ptr<Control> control_;
   std::unique_ptr<Session> session_;
   std::vector<Dialing> dialing_;
   evdns_getaddrinfo_request *dns_req_ = nullptr;

@@ -53,6 +53,7 @@ struct Config {
   // MiB of stream data a session reads from local sockets and keeps until the peer
   // acknowledges it (the resend store); reading stops at the cap.
   int send_buffer_mib = 16;
+  std::string control;         // path of the control socket; empty: none
 
   // client
   std::vector<Endpoint> servers;

@@ -100,6 +100,9 @@ class Session : public LinkOwner {
   void account_sent(uint64_t n) { tx_total_ += n; }
   SessionStats &stats() { return stats_; }
   void log_stats() const;  // one line for the session, one per link
+  // JSON pieces for the control socket (fields as DESIGN.md 2 and braid.8 list them).
+  std::string json_links() const;    // comma-separated link objects
+  std::string json_streams() const;  // comma-separated stream objects
   double srtt_s() const;  // smallest SRTT over live links, seconds (0 before any probe)
   // True if a stream may double its receive window from `cur` without the sum of windows
   // outgrowing 3/4 of the session window (the memory a peer can make us hold).

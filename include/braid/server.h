@@ -11,6 +11,7 @@
 
 #include "braid/acl.h"
 #include "braid/config.h"
+#include "braid/control.h"
 #include "braid/hello.h"
 #include "braid/link.h"
 #include "braid/listen.h"
@@ -22,13 +23,14 @@ namespace braid {
 
 class Handshake;
 
-class Server : public SessionHost {
+class Server : public SessionHost, public StatusSource {
  public:
   Server(Loop &loop, const Config &cfg);
   ~Server() override;
   bool start(std::string &err);
   void stop();  // SIGTERM: close listeners, drain sessions up to DRAIN_S
   void log_stats() const;  // SIGUSR1
+  std::string status_json(const std::string &what) const override;
 
   void accept(int fd, const std::string &peer);
   // Called by a Handshake once HELLO checked out; takes the link.
@@ -49,6 +51,7 @@ class Server : public SessionHost {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::list<std::unique_ptr<Handshake>> handshakes_;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
+  std::unique_ptr<Control> control_;
   Timer drain_timer_;
   double drain_started_ = 0;
   bool stopping_ = false;

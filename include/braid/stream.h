@@ -80,6 +80,10 @@ class Stream {
   bool pinned() const { return is_client_ && !open_acked_ && open_sent_; }
   uint64_t resent() const { return resent_; }
   uint64_t window() const { return window_; }
+  uint64_t links_used() const { return links_used_; }  // bit i: link i carried its data
+  void note_link(int id) {
+    if (id >= 0 && id < 64) links_used_ |= 1ULL << id;
+  }
   void set_compress(CompressMode m) { compress_ = m; }
   uint64_t buffered() const { return sendbuf_.size(); }
   void resume_reading() { update_read_interest(); }
@@ -131,6 +135,7 @@ class Stream {
   std::deque<Resend> resend_;
   uint64_t resent_ = 0;
   CompressMode compress_ = CompressMode::Off;
+  uint64_t links_used_ = 0;
   int misses_ = 0;
   uint64_t probe_at_ = 0;  // auto: no compression attempt before this offset
   void emit_data(std::string &out, uint64_t at, size_t n, bool fin);

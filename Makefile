@@ -4,7 +4,7 @@ BRAID_TLS ?= mbedtls
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run check check-asan fuzz bench install clean
+.PHONY: all deps build run check check-asan check-openssl fuzz bench install clean
 
 all: build
 
@@ -26,7 +26,13 @@ check-asan: deps
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ctest --output-on-failure -j $(JOBS) --timeout 600
 
-FUZZ_TARGETS = fuzz_frame fuzz_hello fuzz_socks5 fuzz_config
+# The OpenSSL backend (src/tls_openssl.cc); with $(BUILD) built too, test_tls_interop runs both.
+check-openssl: deps
+	@cmake -S . -B build-openssl -DCMAKE_BUILD_TYPE=Release -DBRAID_TLS=openssl >/dev/null
+	@cmake --build build-openssl -j $(JOBS)
+	@cd build-openssl && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+FUZZ_TARGETS = fuzz_frame fuzz_hello fuzz_socks5 fuzz_config fuzz_http
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DBRAID_FUZZ=ON >/dev/null

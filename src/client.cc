@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include "braid/dial.h"
+#include "braid/http.h"
 #include "braid/log.h"
 
 namespace braid {
@@ -31,32 +32,106 @@ Client::~Client() {
 bool Client::start(std::string &err) {
   tls_ = TlsConfig::client(cfg_.server_pin, err);
   if (!tls_) return false;
-  auto add = [&](std::unique_ptr<Listener> l, const Endpoint &ep, const std::string &what) {
-    if (!l->bind(ep, err)) return false;
-    LOG_INFO("%s listening on %s", what.c_str(), l->bound().c_str());
-    listeners_.push_back(std::move(l));
-    return true;
-  };
-  for (const Endpoint &ep : cfg_.socks)
-    if (!add(std::make_unique<Socks5Listener>(loop_, *this, cfg_), ep, "socks5")) return false;
-  for (const Forward &f : cfg_.forwards)
-    if (!add(std::make_unique<ForwardListener>(loop_, *this, f), f.bind,
-             "forward to " + f.host + ":" + std::to_string(f.port)))
-      return false;
-  for (const Endpoint &ep : cfg_.redir)
-    if (!add(std::make_unique<RedirListener>(loop_, *this), ep, "redir")) return false;
-  for (const Endpoint &ep : cfg_.dns) {
-    auto d = std::make_unique<DnsForwarder>(loop_, *this);
-    if (!d->bind(ep, err)) return false;
-    LOG_INFO("dns listening on %s (udp and tcp)", d->bound().c_str());
-    dns_.push_back(std::move(d));
-  }
+  if (!sync_listeners(err)) return false;
   if (!cfg_.control.empty()) {
     control_ = std::make_unique<Control>(loop_, *this);
     if (!control_->bind(cfg_.control, err)) return false;
   }
   maintain();
   return true;
+}
+
+bool Client::sync_listeners(std::string &err) {
+  std::vector<std::pair<std::string, std::function<std::unique_ptr<Listener>()>>> want;
+  std::vector<Endpoint> binds;
+  for (const Endpoint &ep : cfg_.socks) {
+    want.emplace_back("socks5 " + ep.str(), [this] { return std::make_unique<Socks5Listener>(loop_, *this, cfg_); });
+    binds.push_back(ep);
+  }
+  for (const Endpoint &ep : cfg_.http) {
+    want.emplace_back("http " + ep.str(), [this] { return std::make_unique<HttpListener>(loop_, *this, cfg_); });
+    binds.push_back(ep);
+  }
+  for (const Forward &f : cfg_.forwards) {
+    want.emplace_back("forward to " + f.host + ":" + std::to_string(f.port) + " " + f.bind.str(),
+                      [this, f] { return std::make_unique<ForwardListener>(loop_, *this, f); });
+    binds.push_back(f.bind);
+  }
+  for (const Endpoint &ep : cfg_.redir) {
+    want.emplace_back("redir " + ep.str(), [this] { return std::make_unique<RedirListener>(loop_, *this); });
+    binds.push_back(ep);
+  }
+  // Drop what is no longer wanted, then open what is new; existing ones keep their sockets.
+  auto wanted = [&](const std::string &key) {
+    for (auto &w : want)
+      if (w.first == key) return true;
+    return false;
+  };
+  for (auto it = listeners_.begin(); it != listeners_.end();) {
+    if (wanted(it->first)) {
+      ++it;
+      continue;
+    }
+    LOG_INFO("%s: listener closed", it->first.c_str());
+    it = listeners_.erase(it);
+  }
+  for (size_t i = 0; i < want.size(); i++) {
+    bool have = false;
+    for (auto &l : listeners_) have = have || l.first == want[i].first;
+    if (have) continue;
+    std::unique_ptr<Listener> l = want[i].second();
+    if (!l->bind(binds[i], err)) return false;
+    std::string kind = want[i].first.substr(0, want[i].first.rfind(' '));
+    LOG_INFO("%s listening on %s", kind.c_str(), l->bound().c_str());
+    listeners_.emplace_back(want[i].first, std::move(l));
+  }
+  for (auto it = dns_.begin(); it != dns_.end();) {
+    bool keep = false;
+    for (const Endpoint &ep : cfg_.dns) keep = keep || it->first == "dns " + ep.str();
+    it = keep ? std::next(it) : dns_.erase(it);
+  }
+  for (const Endpoint &ep : cfg_.dns) {
+    bool have = false;
+    for (auto &d : dns_) have = have || d.first == "dns " + ep.str();
+    if (have) continue;
+    auto d = std::make_unique<DnsForwarder>(loop_, *this);
+    if (!d->bind(ep, err)) return false;
+    LOG_INFO("dns listening on %s (udp and tcp)", d->bound().c_str());
+    dns_.emplace_back("dns " + ep.str(), std::move(d));
+  }
+  return true;
+}
+
+void Client::reload(const Config &next) {
+  std::vector<std::string> restart;
+  auto servers = [](const Config &c) {
+    std::string s;
+    for (auto &e : c.servers) s += e.str() + " ";
+    return s;
+  };
+  if (servers(next) != servers(cfg_)) restart.push_back("server");
+  if (next.server_pin != cfg_.server_pin) restart.push_back("server-pin");
+  if (next.name != cfg_.name) restart.push_back("name");
+  if (next.secret != cfg_.secret) restart.push_back("secret");
+  if (next.control != cfg_.control) restart.push_back("control");
+  Config keep = cfg_;
+  cfg_ = next;
+  // What needs a restart keeps its running value.
+  cfg_.servers = keep.servers;
+  cfg_.server_pin = keep.server_pin;
+  cfg_.name = keep.name;
+  cfg_.secret = keep.secret;
+  cfg_.control = keep.control;
+  std::string err;
+  if (!sync_listeners(err)) LOG_ERROR("reload: %s; the other listeners are in place", err.c_str());
+  if (session_) session_->set_compress(CompressMode(cfg_.compress));
+  log_set_level(cfg_.verbose);
+  std::string r;
+  for (auto &k : restart) r += (r.empty() ? "" : ", ") + k;
+  LOG_INFO("configuration reloaded%s%s", r.empty() ? "" : "; a restart is needed to change: ",
+           r.c_str());
+  control_event("config_reloaded", "\"restart_needed\":" + json_str(r));
+  maintain();
 }
 
 std::string Client::status_json(const std::string &what) const {

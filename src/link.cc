@@ -219,6 +219,10 @@ void Link::handle_ping(const Frame &f) {
     if (ping_sent_ > 0) {
       double rtt = (loop_.now() - ping_sent_) * 1000;
       srtt_ms_ = srtt_ms_ == 0 ? rtt : 0.875 * srtt_ms_ + 0.125 * rtt;
+      if (min_rtt_ms_ == 0 || rtt < min_rtt_ms_ || loop_.now() - min_rtt_at_ > 10) {
+        min_rtt_ms_ = rtt;
+        min_rtt_at_ = loop_.now();
+      }
       ping_sent_ = 0;
     }
     return;

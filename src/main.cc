@@ -141,6 +141,17 @@ int run(Role role, int argc, char **argv) {
   term.set(loop, SIGTERM, [&] { r.stop(); });
   intr.set(loop, SIGINT, [&] { r.stop(); });
   usr1.set(loop, SIGUSR1, [&] { r.log_stats(); });
+  Signal hup;
+  hup.set(loop, SIGHUP, [&] {
+    Config next;
+    if (load_config(role, argc, argv, next) != 0) {
+      LOG_ERROR("reload: the configuration has errors (see above); keeping the running one");
+      return;
+    }
+    std::string e;
+    if (!log_open(next.log, e)) LOG_ERROR("reload: %s", e.c_str());
+    r.reload(next);
+  });
   LOG_INFO("%s started", version_string().c_str());
   loop.run();
   if (!cfg.pidfile.empty()) unlink(cfg.pidfile.c_str());

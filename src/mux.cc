@@ -92,7 +92,6 @@ void Session::stream_finished(Stream *st) {
   // Bytes that arrived but were never written still return their session credit.
   if (st->highest_received() > st->written()) consumed(st->highest_received() - st->written());
   if (st->in_ready_) ready_.erase(std::remove(ready_.begin(), ready_.end(), st), ready_.end());
-  stats_.resent_bytes += st->resent();
   send_store_release(st->buffered());
   uint64_t grown = st->window() - STREAM_WINDOW;
   window_growth_ -= std::min(window_growth_, grown);
@@ -311,6 +310,7 @@ bool Session::fill(Link &l, bool first) {
       l.carried_bytes += r.end - r.start;
       st->note_link(l.id());
       l.resent_bytes += st->resent() - resent0;
+      stats_.resent_bytes += st->resent() - resent0;
     }
     sent |= l.batch().size() != size0;
     if (more) {
@@ -514,7 +514,6 @@ void Session::on_link_down(Link &l, const std::string &why) {
                                   ",\"why\":" + json_str(why));
   auto it = std::find_if(links_.begin(), links_.end(), [&](auto &p) { return p.get() == &l; });
   if (it == links_.end()) return;
-  stats_.resent_bytes += l.resent_bytes;
   strand(l);
   std::shared_ptr<Link> dead(it->release());
   links_.erase(it);

@@ -28,7 +28,9 @@ bool sched_may_use(const Stream &st, const Link &l, const Link *home) {
   // too long for the bytes in between.
   if (st.bytes_sent() < SCHED_BULK_BYTES) return false;
   if (home->writable() && home->expected_delivery() <= l.expected_delivery()) return false;
-  return l.srtt_ms() <= SCHED_RTT_FACTOR * home->srtt_ms() + SCHED_RTT_SLACK_MS;
+  // Path delays, not queueing: a link's SRTT stays inflated by a past bulk transfer until it
+  // is probed again, and must not keep it out of striping.
+  return l.min_rtt_ms() <= SCHED_RTT_FACTOR * home->min_rtt_ms() + SCHED_RTT_SLACK_MS;
 }
 
 }  // namespace braid

@@ -143,18 +143,49 @@ bool Server::start(std::string &err) {
     control_ = std::make_unique<Control>(loop_, *this);
     if (!control_->bind(cfg_.control, err)) return false;
   }
+  return sync_listeners(err);
+}
+
+bool Server::sync_listeners(std::string &err) {
+  for (auto it = listeners_.begin(); it != listeners_.end();) {
+    bool keep = false;
+    for (const Endpoint &ep : cfg_.listen) keep = keep || it->first == ep.str();
+    if (!keep) LOG_INFO("server: stopped listening on %s", it->second->bound().c_str());
+    it = keep ? std::next(it) : listeners_.erase(it);
+  }
+  acl_ = Acl(cfg_.allow, cfg_.deny);
   for (const Endpoint &ep : cfg_.listen) {
-    auto l = std::make_unique<TlsListener>(loop_, *this);
-    if (!l->bind(ep, err)) return false;
-    LOG_INFO("server: listening on %s", l->bound().c_str());
     sockaddr_storage ss;
     Target t;
     target_from_string(ep.host, ep.port, t);
     target_sockaddr(t, ss);
     acl_.add_own(reinterpret_cast<sockaddr *>(&ss));
-    listeners_.push_back(std::move(l));
+    bool have = false;
+    for (auto &l : listeners_) have = have || l.first == ep.str();
+    if (have) continue;
+    auto l = std::make_unique<TlsListener>(loop_, *this);
+    if (!l->bind(ep, err)) return false;
+    LOG_INFO("server: listening on %s", l->bound().c_str());
+    listeners_.emplace_back(ep.str(), std::move(l));
   }
   return true;
+}
+
+void Server::reload(const Config &next) {
+  std::string restart;
+  if (next.cert != cfg_.cert || next.key != cfg_.key) restart = "cert, key";
+  if (next.control != cfg_.control) restart += std::string(restart.empty() ? "" : ", ") + "control";
+  Config keep = cfg_;
+  cfg_ = next;
+  cfg_.cert = keep.cert;
+  cfg_.key = keep.key;
+  cfg_.control = keep.control;
+  std::string err;
+  if (!sync_listeners(err)) LOG_ERROR("reload: %s; the other listeners are in place", err.c_str());
+  log_set_level(cfg_.verbose);
+  LOG_INFO("server: configuration reloaded (%zu clients)%s%s", cfg_.clients.size(),
+           restart.empty() ? "" : "; a restart is needed to change: ", restart.c_str());
+  control_event("config_reloaded", "\"restart_needed\":" + json_str(restart));
 }
 
 void Server::accept(int fd, const std::string &peer) {

@@ -32,6 +32,10 @@ class Client : public StreamOpener, public SessionHost, public LinkOwner, public
   // SIGTERM: stop accepting, let streams drain up to DRAIN_S, then leave the loop.
   void stop();
   void log_stats() const;  // SIGUSR1
+  // SIGHUP: applies what it can of a new configuration without dropping connections
+  // (listeners, auth files, connect-reply, compress, links, log level) and logs what needs a
+  // restart (server, server-pin, name, secret, control).
+  void reload(const Config &next);
   std::string status_json(const std::string &what) const override;
 
   // StreamOpener
@@ -64,10 +68,12 @@ class Client : public StreamOpener, public SessionHost, public LinkOwner, public
     double started;
   };
   Loop &loop_;
-  const Config &cfg_;
+  Config cfg_;  // a copy: SIGHUP replaces it
   std::unique_ptr<TlsConfig> tls_;
-  std::vector<std::unique_ptr<Listener>> listeners_;
-  std::vector<std::unique_ptr<DnsForwarder>> dns_;
+  // Keyed by what they are ("socks5 127.0.0.1:1080"), so a reload changes only what changed.
+  std::vector<std::pair<std::string, std::unique_ptr<Listener>>> listeners_;
+  std::vector<std::pair<std::string, std::unique_ptr<DnsForwarder>>> dns_;
+  bool sync_listeners(std::string &err);
   std::unique_ptr<Control> control_;
   std::unique_ptr<Session> session_;
   std::vector<Dialing> dialing_;

@@ -86,6 +86,8 @@ class Link {
   // Keepalive: ping every `interval` s when idle, declare dead after `dead_after` s of silence.
   void set_keepalive(int interval, int dead_after);
   double srtt_ms() const { return srtt_ms_; }
+  // Smallest RTT seen over the last 10 s: the path's delay without our own queueing.
+  double min_rtt_ms() const { return min_rtt_ms_; }
   uint64_t bytes_in() const { return bytes_in_; }
   uint64_t bytes_out() const { return bytes_out_; }
   std::string cipher() const { return tls_.cipher(); }
@@ -106,7 +108,7 @@ class Link {
   double last_rx_ = 0;
   int ka_interval_ = 10, ka_dead_ = 30;
   double ping_sent_ = 0;
-  double srtt_ms_ = 0;
+  double srtt_ms_ = 0, min_rtt_ms_ = 0, min_rtt_at_ = 0;
   double last_tx_ = 0, last_probe_ = 0, last_frame_ = 0;  // last_frame_: non-PING frame
   bool suspect_ = false, kernel_full_ = false, busy_ = false;
   double rate_ = 0, rate_t0_ = 0;

@@ -30,6 +30,9 @@ class Server : public SessionHost, public StatusSource {
   bool start(std::string &err);
   void stop();  // SIGTERM: close listeners, drain sessions up to DRAIN_S
   void log_stats() const;  // SIGUSR1
+  // SIGHUP: new clients file, ACL, listeners, limits and log level apply at once (sessions
+  // stay); cert, key and control need a restart and are logged as such.
+  void reload(const Config &next);
   std::string status_json(const std::string &what) const override;
 
   void accept(int fd, const std::string &peer);
@@ -43,12 +46,13 @@ class Server : public SessionHost, public StatusSource {
 
  private:
   Loop &loop_;
-  const Config &cfg_;
+  Config cfg_;  // a copy: SIGHUP replaces it
   std::unique_ptr<TlsConfig> tls_;
   Acl acl_;
   Target dns_upstream_;
   ReplayCache replay_;
-  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<std::pair<std::string, std::unique_ptr<Listener>>> listeners_;  // keyed by address
+  bool sync_listeners(std::string &err);
   std::list<std::unique_ptr<Handshake>> handshakes_;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
   std::unique_ptr<Control> control_;

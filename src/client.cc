@@ -153,13 +153,14 @@ std::string Client::status_json(const std::string &what) const {
   snprintf(buf, sizeof buf,
            "{\"role\":\"client\",\"session\":%s,\"links_up\":%zu,\"streams_open\":%zu,"
            "\"streams_total\":%llu,\"bytes_sent\":%llu,\"bytes_received\":%llu,\"resent_bytes\":%llu,"
-           "\"compressed_frames\":%llu,\"compress_saved\":%llu,\"requests_waiting\":%zu}",
+           "\"compressed_frames\":%llu,\"compress_saved\":%llu,\"requests_waiting\":%zu,"
+           "\"settings\":{\"keepalive\":%d,\"links\":%d,\"resume_timeout\":%d}}",
            session_ ? ("\"" + std::string(sid) + "\"").c_str() : "null",
            session_ ? session_->links_up() : 0, session_ ? session_->stream_count() : 0,
            (unsigned long long)st.streams_total, (unsigned long long)st.bytes_sent,
            (unsigned long long)st.bytes_received, (unsigned long long)st.resent_bytes,
            (unsigned long long)st.compressed_frames, (unsigned long long)st.compress_saved,
-           pending_.size());
+           pending_.size(), cfg_.keepalive, cfg_.links, cfg_.resume_timeout);
   return buf;
 }
 
@@ -312,9 +313,30 @@ void Client::on_link_frame(Link &l, const Frame &f) {
   maintain();
 }
 
+void Client::adopt(const HelloAck &ack) {
+  // Pushed settings apply where this client's own configuration is silent.
+  std::string adopted;
+  auto take = [&](const char *key, int pushed, int &field) {
+    if (pushed <= 0 || cfg_.given.count(key) || field == pushed) return;
+    field = pushed;
+    adopted += std::string(adopted.empty() ? "" : ", ") + key + " = " + std::to_string(pushed);
+  };
+  take("keepalive", ack.keepalive, cfg_.keepalive);
+  take("resume-timeout", ack.resume_timeout, cfg_.resume_timeout);
+  take("links", ack.links_allowed, cfg_.links);
+  if (!adopted.empty()) LOG_INFO("settings from the server: %s", adopted.c_str());
+  if (ack.links_allowed > 0 && cfg_.links > ack.links_allowed) {  // our own value, capped
+    LOG_INFO("links = %d, but the server allows %d per session; using %d", cfg_.links,
+             ack.links_allowed, ack.links_allowed);
+    cfg_.links = ack.links_allowed;
+  }
+}
+
 void Client::session_up(Link &l, const HelloAck &ack) {
+  adopt(ack);
   session_ = std::make_unique<Session>(loop_, Role::Client, ack.session, this, nullptr, l.name());
   session_->set_join_token(ack.join_token);
+  l.set_keepalive(cfg_.keepalive, std::max(30, 3 * cfg_.keepalive));
   session_->set_resume_timeout(cfg_.resume_timeout);
   session_->set_send_cap(uint64_t(cfg_.send_buffer_mib) << 20);
   session_->set_compress(CompressMode(cfg_.compress));

@@ -380,7 +380,7 @@ const Key KEYS[] = {
     {"secret", SEC_CLIENT, F_SECRET, "secret",
      [](Apply &a, V v) { return parse_secret(v, a.c.secret, a.err); }},
     {"secret-file", SEC_CLIENT, 0, "secret", on_secret_file},
-    {"links", SEC_CLIENT, 0, nullptr, [](Apply &a, V v) { return set_int(a, v, 1, 16, a.c.links); }},
+    {"links", SEC_BOTH, 0, nullptr, [](Apply &a, V v) { return set_int(a, v, 1, 16, a.c.links); }},
     {"socks", SEC_CLIENT, F_REPEAT, nullptr,
      [](Apply &a, V v) { return add_endpoint(a, v, "127.0.0.1", false, a.c.socks); }},
     {"socks-auth-file", SEC_CLIENT, 0, nullptr, on_socks_auth},
@@ -394,9 +394,9 @@ const Key KEYS[] = {
      [](Apply &a, V v) { return add_endpoint(a, v, "127.0.0.1", false, a.c.dns); }},
     {"connect-reply", SEC_CLIENT, 0, nullptr, on_connect_reply},
     {"compress", SEC_CLIENT, 0, nullptr, on_compress},
-    {"keepalive", SEC_CLIENT, 0, nullptr,
+    {"keepalive", SEC_BOTH, 0, nullptr,
      [](Apply &a, V v) { return set_int(a, v, 1, 3600, a.c.keepalive); }},
-    {"resume-timeout", SEC_CLIENT, 0, nullptr,
+    {"resume-timeout", SEC_BOTH, 0, nullptr,
      [](Apply &a, V v) { return set_int(a, v, 1, 86400, a.c.resume_timeout); }},
     {"control", SEC_BOTH, 0, nullptr, [](Apply &a, V v) { return set_path(a, v, a.c.control); }},
     {"send-buffer", SEC_BOTH, 0, nullptr,
@@ -785,6 +785,7 @@ bool config_kv(ConfigParser &p, const std::string &key, const std::string &value
 }
 
 bool config_end(ConfigParser &p) {
+  for (const std::string &tag : p.seen_required) p.cfg.given.insert(tag.substr(tag.find(':') + 1));
   return p.cfg.role == Role::Client ? require_client(p) : require_server(p);
 }
 

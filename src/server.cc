@@ -216,9 +216,10 @@ void Server::authenticated(Handshake &h, const Hello &hello, std::unique_ptr<Lin
     unsigned char diff = 0;
     for (size_t i = 0; ok && i < hello.join_token.size(); i++)
       diff |= uint8_t(hello.join_token[i] ^ it->second->join_token()[i]);
-    if (ok && diff == 0 && it->second->link_count() >= size_t(MAX_LINKS_PER_SESSION)) {
-      LOG_INFO("server: client \"%s\": session %016llx already has %d links", hello.name.c_str(),
-               (unsigned long long)hello.session, MAX_LINKS_PER_SESSION);
+    int max_links = cfg_.given.count("links") ? cfg_.links : MAX_LINKS_PER_SESSION;
+    if (ok && diff == 0 && it->second->link_count() >= size_t(max_links)) {
+      LOG_INFO("server: client \"%s\": session %016llx already has %d links (links)", hello.name.c_str(),
+               (unsigned long long)hello.session, max_links);
       frame_goaway(f, 0, uint32_t(GoAwayCode::Busy));
     } else if (ok && diff == 0) {
       s = it->second.get();
@@ -249,8 +250,11 @@ void Server::authenticated(Handshake &h, const Hello &hello, std::unique_ptr<Lin
     ack.join_token.resize(16);
     rand_bytes(&ack.join_token[0], 16);
   }
-  ack.resume_timeout = RESUME_TIMEOUT_S;
-  ack.links_allowed = MAX_LINKS_PER_SESSION;
+  // Settings pushed to clients that do not set them themselves: [server] keepalive, links,
+  // resume-timeout when given there, else braid's defaults for keepalive and resume.
+  ack.keepalive = cfg_.keepalive;
+  ack.resume_timeout = cfg_.given.count("resume-timeout") ? cfg_.resume_timeout : RESUME_TIMEOUT_S;
+  ack.links_allowed = cfg_.given.count("links") ? cfg_.links : 0;
   std::string body = hello_ack_encode(ack);
   frame_header(link->batch(), FrameType::HelloAck, 0, body.size(), 0);
   link->batch() += body;
@@ -269,7 +273,7 @@ void Server::authenticated(Handshake &h, const Hello &hello, std::unique_ptr<Lin
   ns->set_max_streams(size_t(cfg_.max_streams));
   ns->set_client(hello.name);
   ns->set_join_token(ack.join_token);
-  ns->set_resume_timeout(RESUME_TIMEOUT_S);
+  ns->set_resume_timeout(ack.resume_timeout);
   ns->set_send_cap(uint64_t(cfg_.send_buffer_mib) << 20);
   ns->set_dns_upstream(dns_upstream_);
   ns->add_link(std::move(link));

@@ -98,6 +98,7 @@ class Client : public StreamOpener, public SessionHost, public LinkOwner, public
   void drop_dialing(const Link &l);
   std::unique_ptr<Link> take_dialing(const Link &l);
   void session_up(Link &l, const HelloAck &ack);
+  void adopt(const HelloAck &ack);
   void start_stream(Pending &p);
   void expire_pending();
   void check_dialing();

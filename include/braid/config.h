@@ -5,6 +5,7 @@
 // socks-auth-file): nothing is bound, dialled or logged here.
 #pragma once
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,7 @@ struct Config {
   // acknowledges it (the resend store); reading stops at the cap.
   int send_buffer_mib = 16;
   std::string control;         // path of the control socket; empty: none
+  std::set<std::string> given;  // keys set in the file or on the command line
 
   // client
   std::vector<Endpoint> servers;

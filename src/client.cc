@@ -19,13 +19,15 @@ namespace braid {
 
 Client::Client(Loop &loop, const Config &cfg) : loop_(loop), cfg_(cfg) {
   redial_timer_.set(loop_, [this] { maintain(); });
+  race_timer_.set(loop_, [this] { race_step(); });
   pending_timer_.set(loop_, [this] { expire_pending(); });
   drain_timer_.set(loop_, [this] { drain_check(); });
   dial_timer_.set(loop_, [this] { check_dialing(); });
 }
 
 Client::~Client() {
-  if (dns_req_) evdns_getaddrinfo_cancel(dns_req_);
+  for (auto &c : cands_)
+    if (c->req) evdns_getaddrinfo_cancel(c->req);
   for (Pending &p : pending_) close(p.fd);
 }
 
@@ -144,7 +146,11 @@ std::string Client::status_json(const std::string &what) const {
         o += (o.empty() ? "" : ",") + std::string("{\"id\":") + std::to_string(d.link->id()) +
              ",\"server\":" + json_str(d.link->name()) + ",\"state\":\"" +
              (d.link->up() ? "authenticating" : "connecting") + "\"}";
-    return "{\"links\":[" + o + "]}";
+    std::string cands;
+    for (auto &c : cands_)
+      cands += (cands.empty() ? "" : ",") + std::string("{\"server\":") + json_str(c->ep.str()) +
+               ",\"state\":" + json_str(c->state) + ",\"why\":" + json_str(c->why) + "}";
+    return "{\"links\":[" + o + "],\"candidates\":[" + cands + "]}";
   }
   if (what == "streams") return "{\"streams\":[" + (session_ ? session_->json_streams() : "") + "]}";
   SessionStats st;
@@ -166,69 +172,102 @@ std::string Client::status_json(const std::string &what) const {
 
 void Client::maintain() {
   if (stopping_) return;
-  if (server_addr_len_ == 0) {
-    if (dns_req_) return;
-    const Endpoint &ep = server();
-    Target t;
-    target_from_string(ep.host, ep.port, t);
-    if (t.atyp != Atyp::Domain) {
-      server_addr_len_ = target_sockaddr(t, server_addr_);
-    } else {
-      evutil_addrinfo hints;
-      memset(&hints, 0, sizeof hints);
-      hints.ai_family = AF_UNSPEC;
-      hints.ai_socktype = SOCK_STREAM;
-      std::string port = std::to_string(ep.port);
-      // May call on_resolved (and maintain) before returning; dns_req_ stays null then.
-      evdns_getaddrinfo_request *req =
-          evdns_getaddrinfo(loop_.dns(), ep.host.c_str(), port.c_str(), &hints, on_resolved, this);
-      if (req && server_addr_len_ == 0) dns_req_ = req;
-      return;
+  if (cands_.empty())
+    for (const Endpoint &ep : cfg_.servers) {
+      cands_.push_back(std::make_unique<Candidate>());
+      Candidate &c = *cands_.back();
+      c.owner = this;
+      c.index = cands_.size() - 1;
+      c.ep = ep;
     }
-  }
   if (!session_) {
-    if (dialing_.empty()) dial(HelloKind::New);
+    // Every candidate is dialled, a short stagger apart; the first to authenticate wins.
+    if (!racing_ && dialing_.empty()) {
+      racing_ = true;
+      race_next_ = 0;
+      race_step();
+    }
     return;
   }
   if (session_->links_up() == 0) {
-    if (dialing_.empty()) dial(HelloKind::Resume);
+    if (dialing_.empty()) dial(active_, HelloKind::Resume);
     return;
   }
   for (size_t have = session_->link_count() + dialing_.size(); have < size_t(cfg_.links); have++)
-    dial(HelloKind::Join);
+    dial(active_, HelloKind::Join);
+}
+
+void Client::race_step() {
+  if (session_ || stopping_ || race_next_ >= cands_.size()) return;
+  dial(race_next_++, HelloKind::New);
+  if (race_next_ < cands_.size()) race_timer_.start(RACE_STAGGER_S);
+}
+
+void Client::race_check() {
+  if (session_ || !racing_ || race_next_ < cands_.size()) return;
+  for (const Dialing &d : dialing_)
+    if (d.kind == HelloKind::New) return;
+  for (auto &c : cands_)
+    if (c->req) return;
+  racing_ = false;
+  schedule_redial();
 }
 
 void Client::on_resolved(int err, evutil_addrinfo *res, void *arg) {
-  Client *self = static_cast<Client *>(arg);
+  Candidate *c = static_cast<Candidate *>(arg);
   if (err == EVUTIL_EAI_CANCEL) return;
-  self->dns_req_ = nullptr;
-  if (err || !res || res->ai_addrlen > sizeof self->server_addr_) {
-    self->dial_failed(std::string("cannot resolve: ") + evutil_gai_strerror(err));
+  c->req = nullptr;
+  if (err || !res || res->ai_addrlen > sizeof c->addr) {
+    c->state = "failed";
+    c->why = std::string("cannot resolve: ") + evutil_gai_strerror(err);
+    LOG_ERROR("server %s: %s", c->ep.str().c_str(), c->why.c_str());
+    if (c->kind == HelloKind::New) c->owner->race_check();
+    else c->owner->schedule_redial();
   } else {
-    memcpy(&self->server_addr_, res->ai_addr, res->ai_addrlen);
-    self->server_addr_len_ = socklen_t(res->ai_addrlen);
-    self->maintain();
+    memcpy(&c->addr, res->ai_addr, res->ai_addrlen);
+    c->len = socklen_t(res->ai_addrlen);
+    c->owner->dial(c->index, c->kind);
   }
   if (res) evutil_freeaddrinfo(res);
 }
 
-void Client::dial(HelloKind kind) {
-  const sockaddr *sa = reinterpret_cast<const sockaddr *>(&server_addr_);
+void Client::dial(size_t ci, HelloKind kind) {
+  Candidate &c = *cands_[ci];
+  c.kind = kind;
+  if (c.len == 0) {
+    Target t;
+    target_from_string(c.ep.host, c.ep.port, t);
+    if (t.atyp != Atyp::Domain) {
+      c.len = target_sockaddr(t, c.addr);
+    } else {
+      if (c.req) return;
+      evutil_addrinfo hints;
+      memset(&hints, 0, sizeof hints);
+      hints.ai_family = AF_UNSPEC;
+      hints.ai_socktype = SOCK_STREAM;
+      std::string port = std::to_string(c.ep.port);
+      // May call on_resolved (and dial) before returning; c.req stays null then.
+      evdns_getaddrinfo_request *req =
+          evdns_getaddrinfo(loop_.dns(), c.ep.host.c_str(), port.c_str(), &hints, on_resolved, &c);
+      if (req && c.len == 0) c.req = req;
+      return;
+    }
+  }
+  const sockaddr *sa = reinterpret_cast<const sockaddr *>(&c.addr);
   int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    dial_failed(std::string("socket: ") + strerror(errno));
+  if (fd >= 0) socket_setup(fd);
+  if (fd < 0 || (connect(fd, sa, c.len) != 0 && errno != EINPROGRESS)) {
+    c.state = "failed";
+    c.why = std::string("connect: ") + strerror(errno);
+    LOG_ERROR("server %s: %s", c.ep.str().c_str(), c.why.c_str());
+    if (fd >= 0) close(fd);
+    if (kind == HelloKind::New) race_check();
+    else schedule_redial();
     return;
   }
-  socket_setup(fd);
-  if (connect(fd, sa, server_addr_len_) != 0 && errno != EINPROGRESS) {
-    std::string why = std::string("connect: ") + strerror(errno);
-    close(fd);
-    dial_failed(why);
-    return;
-  }
-  auto link = std::make_unique<Link>(loop_, *tls_, fd, true, this, server().str());
+  auto link = std::make_unique<Link>(loop_, *tls_, fd, true, this, c.ep.str());
   link->set_keepalive(cfg_.keepalive, std::max(30, 3 * cfg_.keepalive));
-  dialing_.push_back(Dialing{std::move(link), kind, loop_.now()});
+  dialing_.push_back(Dialing{std::move(link), kind, loop_.now(), ci});
   if (!dial_timer_.armed()) dial_timer_.start(1);
 }
 
@@ -293,8 +332,29 @@ void Client::on_link_frame(Link &l, const Frame &f) {
     l.close(err);
     return;
   }
+  if (d->kind == HelloKind::New && session_) {
+    l.close("another server answered first");
+    return;
+  }
   if (d->kind == HelloKind::New) {
+    size_t won = d->cand;
     session_up(l, ack);
+    active_ = won;
+    racing_ = false;
+    race_timer_.stop();
+    for (auto &c : cands_) {
+      if (c->index == won) {
+        c->state = "in use";
+        c->why = "first to authenticate";
+      } else if (c->state != "failed") {
+        c->state = "standby";
+        c->why = "slower than " + cands_[won]->ep.str();
+      }
+    }
+    std::vector<Link *> losers;
+    for (Dialing &o : dialing_)
+      if (o.kind == HelloKind::New && o.link) losers.push_back(o.link.get());
+    for (Link *o : losers) o->close("lost the race to " + cands_[won]->ep.str());
   } else if (session_ && ack.session == session_->id()) {
     LOG_INFO("link %d: %s session %016llx (%s%s)", l.id(),
              d->kind == HelloKind::Join ? "joined" : "resumed", (unsigned long long)ack.session,
@@ -348,18 +408,22 @@ void Client::session_up(Link &l, const HelloAck &ack) {
 void Client::on_link_down(Link &l, const std::string &why) {
   std::string msg = why;
   if (l.tls().pin_mismatch()) msg += "; update \"server-pin\" if the server's key really changed";
-  LOG_ERROR("link %d to %s: %s", l.id(), l.name().c_str(), msg.c_str());
-  drop_dialing(l);
-  dial_failed("");
-}
-
-void Client::dial_failed(const std::string &why) {
-  if (!why.empty()) LOG_ERROR("server %s: %s", server().str().c_str(), why.c_str());
-  if (!session_ && cfg_.servers.size() > 1) {
-    server_idx_++;  // the next candidate
-    server_addr_len_ = 0;
+  Dialing *d = dialing_for(l);
+  bool lost_race = why.rfind("lost the race", 0) == 0 || why.rfind("another server", 0) == 0;
+  if (lost_race) {
+    LOG_INFO("link %d to %s: %s", l.id(), l.name().c_str(), msg.c_str());
+  } else {
+    LOG_ERROR("link %d to %s: %s", l.id(), l.name().c_str(), msg.c_str());
+    if (d) {
+      cands_[d->cand]->state = "failed";
+      cands_[d->cand]->why = msg;
+    }
   }
-  schedule_redial();
+  HelloKind kind = d ? d->kind : HelloKind::New;
+  drop_dialing(l);
+  if (lost_race) return;
+  if (kind == HelloKind::New) race_check();
+  else schedule_redial();
 }
 
 void Client::schedule_redial() {
@@ -387,8 +451,11 @@ void Client::on_session_down(Session &s, const std::string &why) {
     return;
   }
   // Links still dialling for the old session are useless now.
+  std::vector<Link *> old;
   for (Dialing &d : dialing_)
-    if (d.kind != HelloKind::New && d.link) d.link->close("session ended");
+    if (d.kind != HelloKind::New && d.link) old.push_back(d.link.get());
+  for (Link *l : old) l->close("session ended");
+  for (auto &c : cands_) c->state = c->state == "in use" ? "standby" : c->state;
   backoff_ = 0;
   redial_timer_.stop();
   redial_timer_.start(0);

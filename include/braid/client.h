@@ -66,6 +66,18 @@ class Client : public StreamOpener, public SessionHost, public LinkOwner, public
     std::unique_ptr<Link> link;
     HelloKind kind;
     double started;
+    size_t cand;  // index into cands_
+  };
+  // One `server` entry: its address once resolved, and why it is or is not in use.
+  struct Candidate {
+    Client *owner;
+    size_t index;
+    Endpoint ep;
+    sockaddr_storage addr{};
+    socklen_t len = 0;
+    evdns_getaddrinfo_request *req = nullptr;
+    HelloKind kind = HelloKind::New;  // what to dial once resolved
+    std::string state = "standby", why;
   };
   Loop &loop_;
   Config cfg_;  // a copy: SIGHUP replaces it
@@ -77,22 +89,24 @@ class Client : public StreamOpener, public SessionHost, public LinkOwner, public
   std::unique_ptr<Control> control_;
   std::unique_ptr<Session> session_;
   std::vector<Dialing> dialing_;
-  evdns_getaddrinfo_request *dns_req_ = nullptr;
-  sockaddr_storage server_addr_{};
-  socklen_t server_addr_len_ = 0;
-  size_t server_idx_ = 0;
+  std::vector<std::unique_ptr<Candidate>> cands_;
+  size_t active_ = 0;      // the candidate the session lives on
+  size_t race_next_ = 0;   // next candidate to dial in a race for a new session
+  bool racing_ = false;
+  Timer race_timer_;
   double backoff_ = 0;
   Timer redial_timer_, pending_timer_, drain_timer_, dial_timer_;
   std::deque<Pending> pending_;
   bool stopping_ = false;
   double drain_started_ = 0;
 
-  const Endpoint &server() const { return cfg_.servers[server_idx_ % cfg_.servers.size()]; }
+  const Endpoint &server() const { return cands_[active_]->ep; }
   // Dials whatever is missing: a new session, a resume, or join links up to `links`.
   void maintain();
-  void dial(HelloKind kind);
+  void dial(size_t cand, HelloKind kind);
+  void race_step();
+  void race_check();  // every candidate of a race failed: back off and try them all again
   static void on_resolved(int err, evutil_addrinfo *res, void *arg);
-  void dial_failed(const std::string &why);
   void schedule_redial();
   Dialing *dialing_for(const Link &l);
   void drop_dialing(const Link &l);

@@ -55,6 +55,8 @@ constexpr int DIAL_TIMEOUT_S = 10;          // server: connect to a target
 constexpr int OPEN_TIMEOUT_S = 15;          // client: OPEN answered (ack or reset)
 constexpr double REDIAL_MIN_S = 0.5;        // link redial backoff, doubling with +-20 % jitter
 constexpr double REDIAL_MAX_S = 30.0;
+// Several `server` candidates are dialled this far apart; the first to authenticate wins.
+constexpr double RACE_STAGGER_S = 0.25;
 constexpr double AUTH_FAIL_DELAY_MIN_S = 0.2;  // random delay before closing an unauthenticated link
 constexpr double AUTH_FAIL_DELAY_MAX_S = 2.0;
 constexpr int DRAIN_S = 5;                    // SIGTERM: running transfers get this long

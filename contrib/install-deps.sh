@@ -2,8 +2,8 @@
 # Installs what braid needs to build and test on Debian 12, only what is missing.
 set -eu
 need=""
-for p in build-essential cmake pkg-config libevent-dev libmbedtls-dev liblz4-dev python3 curl \
-         iproute2 nftables clang mandoc; do
+for p in build-essential cmake pkg-config libevent-dev libmbedtls-dev libssl-dev liblz4-dev python3 \
+         curl iproute2 nftables clang mandoc tinyproxy; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
 done
 [ -z "$need" ] && exit 0

@@ -34,6 +34,7 @@ Client::~Client() {
 bool Client::start(std::string &err) {
   tls_ = TlsConfig::client(cfg_.server_pin, err);
   if (!tls_) return false;
+  if (!cfg_.upstream_proxy.empty() && !parse_upstream_proxy(cfg_.upstream_proxy, up_, err)) return false;
   if (!sync_listeners(err)) return false;
   if (!cfg_.control.empty()) {
     control_ = std::make_unique<Control>(loop_, *this);
@@ -234,9 +235,11 @@ void Client::on_resolved(int err, evutil_addrinfo *res, void *arg) {
 void Client::dial(size_t ci, HelloKind kind) {
   Candidate &c = *cands_[ci];
   c.kind = kind;
+  // Through an upstream proxy the proxy is what we connect to; it resolves the server's name.
+  const Endpoint &to = up_.kind == UpstreamProxy::Kind::None ? c.ep : up_.ep;
   if (c.len == 0) {
     Target t;
-    target_from_string(c.ep.host, c.ep.port, t);
+    target_from_string(to.host, to.port, t);
     if (t.atyp != Atyp::Domain) {
       c.len = target_sockaddr(t, c.addr);
     } else {
@@ -245,10 +248,10 @@ void Client::dial(size_t ci, HelloKind kind) {
       memset(&hints, 0, sizeof hints);
       hints.ai_family = AF_UNSPEC;
       hints.ai_socktype = SOCK_STREAM;
-      std::string port = std::to_string(c.ep.port);
+      std::string port = std::to_string(to.port);
       // May call on_resolved (and dial) before returning; c.req stays null then.
       evdns_getaddrinfo_request *req =
-          evdns_getaddrinfo(loop_.dns(), c.ep.host.c_str(), port.c_str(), &hints, on_resolved, &c);
+          evdns_getaddrinfo(loop_.dns(), to.host.c_str(), port.c_str(), &hints, on_resolved, &c);
       if (req && c.len == 0) c.req = req;
       return;
     }
@@ -258,7 +261,7 @@ void Client::dial(size_t ci, HelloKind kind) {
   if (fd >= 0) socket_setup(fd);
   if (fd < 0 || (connect(fd, sa, c.len) != 0 && errno != EINPROGRESS)) {
     c.state = "failed";
-    c.why = std::string("connect: ") + strerror(errno);
+    c.why = std::string("connect") + (up_.kind == UpstreamProxy::Kind::None ? "" : " to upstream proxy " + up_.ep.str()) + ": " + strerror(errno);
     LOG_ERROR("server %s: %s", c.ep.str().c_str(), c.why.c_str());
     if (fd >= 0) close(fd);
     if (kind == HelloKind::New) race_check();
@@ -266,6 +269,8 @@ void Client::dial(size_t ci, HelloKind kind) {
     return;
   }
   auto link = std::make_unique<Link>(loop_, *tls_, fd, true, this, c.ep.str());
+  if (up_.kind != UpstreamProxy::Kind::None)
+    link->set_proxy(std::make_unique<ProxyHandshake>(up_.kind, c.ep));
   link->set_keepalive(cfg_.keepalive, std::max(30, 3 * cfg_.keepalive));
   dialing_.push_back(Dialing{std::move(link), kind, loop_.now(), ci});
   if (!dial_timer_.armed()) dial_timer_.start(1);

@@ -4,6 +4,7 @@
 #include "braid/config.h"
 
 #include "braid/limits.h"
+#include "braid/proxy.h"
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -347,6 +348,13 @@ bool on_compress(Apply &a, const std::string &v) {
   return true;
 }
 
+bool on_upstream_proxy(Apply &a, const std::string &v) {
+  UpstreamProxy up;
+  if (!parse_upstream_proxy(v, up, a.err)) return false;
+  a.c.upstream_proxy = v;
+  return true;
+}
+
 bool on_clients(Apply &a, const std::string &v) {
   if (v.empty()) return no(a.err, "expected the path of a file of NAME SECRET_BASE64 lines");
   if (!a.read_files) return true;
@@ -394,6 +402,7 @@ const Key KEYS[] = {
      [](Apply &a, V v) { return add_endpoint(a, v, "127.0.0.1", false, a.c.dns); }},
     {"connect-reply", SEC_CLIENT, 0, nullptr, on_connect_reply},
     {"compress", SEC_CLIENT, 0, nullptr, on_compress},
+    {"upstream-proxy", SEC_CLIENT, 0, nullptr, on_upstream_proxy},
     {"keepalive", SEC_BOTH, 0, nullptr,
      [](Apply &a, V v) { return set_int(a, v, 1, 3600, a.c.keepalive); }},
     {"resume-timeout", SEC_BOTH, 0, nullptr,

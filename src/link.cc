@@ -60,6 +60,11 @@ void Link::on_write() {
     connecting_ = false;
     wev_.del();
     rev_.add();
+    if (proxy_) {
+      tls_.out.append(proxy_->start());
+      write_out();
+      return;
+    }
     drive_handshake();
     return;
   }
@@ -159,11 +164,39 @@ void Link::on_read() {
     die(n == 0 ? std::string("connection closed by peer") : std::string("read failed: ") + strerror(errno));
     return;
   }
+  if (proxy_) {
+    drive_proxy();
+    if (proxy_ || dead_) return;
+  }
   if (!up_) {
     drive_handshake();
     if (!up_ || dead_) return;
   }
   parse_frames();
+}
+
+void Link::drive_proxy() {
+  for (;;) {
+    size_t used = 0;
+    std::string out, err;
+    ProxyHandshake::Result r = proxy_->feed(tls_.in.data(), tls_.in.size(), &used, out, err);
+    tls_.in.consume(used);
+    if (r == ProxyHandshake::Result::Error) {
+      die(err);
+      return;
+    }
+    if (!out.empty()) {
+      tls_.out.append(out);
+      write_out();
+      if (dead_) return;
+    }
+    if (r == ProxyHandshake::Result::Done) {
+      proxy_.reset();
+      drive_handshake();  // what followed the proxy's answer is already the server's TLS
+      return;
+    }
+    if (used == 0) return;  // need more bytes
+  }
 }
 
 void Link::drive_handshake() {

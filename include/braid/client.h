@@ -90,6 +90,7 @@ class Client : public StreamOpener, public SessionHost, public LinkOwner, public
   std::unique_ptr<Session> session_;
   std::vector<Dialing> dialing_;
   std::vector<std::unique_ptr<Candidate>> cands_;
+  UpstreamProxy up_;
   size_t active_ = 0;      // the candidate the session lives on
   size_t race_next_ = 0;   // next candidate to dial in a race for a new session
   bool racing_ = false;

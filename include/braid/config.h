@@ -75,6 +75,7 @@ struct Config {
   uint8_t compress = 0;        // CompressMode (lz4.h): 0 off, 1 auto, 2 on
   int keepalive = 10;
   int resume_timeout = 60;
+  std::string upstream_proxy;  // http://HOST:PORT or socks5://HOST:PORT; empty: direct
 
   // server
   std::vector<Endpoint> listen;  // bind default 0.0.0.0

@@ -13,6 +13,7 @@
 #include "braid/buf.h"
 #include "braid/frame.h"
 #include "braid/loop.h"
+#include "braid/proxy.h"
 #include "braid/tls.h"
 
 namespace braid {
@@ -52,6 +53,8 @@ class Link {
   Link &operator=(const Link &) = delete;
 
   void set_owner(LinkOwner *o) { owner_ = o; }
+  // Client: the connection goes to an upstream proxy; run its handshake before TLS.
+  void set_proxy(std::unique_ptr<ProxyHandshake> p) { proxy_ = std::move(p); }
   const std::string &name() const { return name_; }
   void set_name(std::string n) { name_ = std::move(n); }
   int id() const { return id_; }
@@ -104,6 +107,8 @@ class Link {
   Timer ka_timer_;
   bool connecting_, up_ = false, dead_ = false, closing_ = false, paused_ = false;
   std::string plain_;
+  std::unique_ptr<ProxyHandshake> proxy_;
+  void drive_proxy();
   Buf frames_;  // decrypted bytes not yet parsed into frames
   double last_rx_ = 0;
   int ka_interval_ = 10, ka_dead_ = 30;

@@ -225,13 +225,14 @@ void Link::parse_frames() {
     }
     frames_.commit(got);
     size_t used = 0;
-    while (!dead_ && !closing_ && !paused_) {
+    while (!dead_ && !closing_ && !paused_ && !raw_) {
       Frame f;
       std::string err;
       Decode d = frame_decode(frames_.data(), frames_.size(), f, &used, err);
       if (d == Decode::NeedMore) break;
       if (d == Decode::Error) {
         owner_->on_link_bad_frame(*this, err);
+        if (raw_) break;
         if (!dead_) pause_reading();
         return;
       }
@@ -240,8 +241,13 @@ void Link::parse_frames() {
       } else if (f.h.type < FRAME_EXTENSION_MIN) {
         last_frame_ = loop_.now();
         owner_->on_link_frame(*this, f);
+        if (raw_) break;  // the owner switched to raw: this frame's bytes go there too
       }
       frames_.consume(used);
+    }
+    if (raw_ && !dead_ && !frames_.empty()) {
+      raw_(frames_.data(), frames_.size());
+      frames_.clear();
     }
     if (closing_ || paused_) return;
   }

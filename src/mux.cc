@@ -21,6 +21,12 @@ Session::Session(Loop &loop, Role role, uint64_t id, SessionHost *host, const Ac
     pump_armed_ = false;
     pump();
   });
+  ack_timer_.set(loop_, [this] {
+    std::vector<uint32_t> ids;
+    ids.swap(ack_pending_);
+    for (uint32_t id : ids)
+      if (Stream *st = find(id)) st->send_ack();
+  });
   resume_timer_.set(loop_, [this] {
     shutdown("no link came back within " + std::to_string(resume_timeout_) + " s (resume-timeout)");
   });
@@ -246,6 +252,11 @@ void Session::stream_reset_sent(uint32_t id, uint32_t code, uint64_t final_size)
   double now = loop_.now();
   while (!recent_resets_.empty() && now - recent_resets_.front().at > 10) recent_resets_.pop_front();
   if (recent_resets_.size() < MAX_STREAMS_PER_SESSION) recent_resets_.push_back({id, code, final_size, now});
+}
+
+void Session::want_ack(Stream *st) {
+  ack_pending_.push_back(st->id());
+  if (!ack_timer_.armed()) ack_timer_.start(ACK_DELAY_S);
 }
 
 void Session::consumed(uint64_t n) {

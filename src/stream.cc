@@ -124,9 +124,16 @@ void Stream::on_readable() {
     size_t room = send_room();
     if (room == 0) break;
     size_t want = std::min(room, READ_CHUNK);
-    ssize_t n = read(fd_, sendbuf_.reserve(want), want);
+    // A stream whose buffer is small reads into a shared scratch buffer and keeps only what
+    // arrived: 10,000 idle streams must not hold 64 KiB each. Bulk streams read in place.
+    static uint8_t scratch[READ_CHUNK];
+    bool direct = sendbuf_.capacity() - sendbuf_.size() >= want;
+    ssize_t n = read(fd_, direct ? sendbuf_.reserve(want) : scratch, want);
     if (n > 0) {
-      sendbuf_.commit(size_t(n));
+      if (direct)
+        sendbuf_.commit(size_t(n));
+      else
+        sendbuf_.append(scratch, size_t(n));
       s_.send_store_add(uint64_t(n));
       got = true;
       if (size_t(n) < want) break;
@@ -271,6 +278,7 @@ void Stream::on_ack(uint64_t delivered, uint64_t max_offset, bool fin_acked) {
     sendbuf_.consume(size_t(delivered - send_base_));
     s_.send_store_release(delivered - send_base_);
     send_base_ = delivered;
+    if (sendbuf_.empty() && sendbuf_.capacity() > READ_CHUNK) sendbuf_.clear();  // idle: give it back
     update_read_interest();
   }
   if (fin_acked && fin_sent_ && delivered == read_total()) {
@@ -364,7 +372,13 @@ void Stream::flush_local() {
 void Stream::on_writable() { flush_local(); }
 
 void Stream::maybe_ack(bool force) {
-  if (!force && written_ + window_ - granted_ < window_ / 2) return;
+  if (!force && written_ + window_ - granted_ < window_ / 2) {
+    if (recv_next_ > acked_rx_ && !ack_wanted_) {
+      ack_wanted_ = true;
+      s_.want_ack(this);
+    }
+    return;
+  }
   // The application drained half a window within 2 x SRTT: the window is what limits the
   // stream, so double it (quic-go / rust-yamux rule), within the cap and the session budget.
   double now = s_.loop().now();
@@ -375,6 +389,13 @@ void Stream::maybe_ack(bool force) {
   }
   window_t_ = now;
   granted_ = std::max(granted_, written_ + window_);
+  send_ack();
+}
+
+void Stream::send_ack() {
+  ack_wanted_ = false;
+  if (state_ == StreamState::Done) return;
+  acked_rx_ = recv_next_;
   std::string f;
   frame_ack(f, id_, recv_next_, granted_, recv_next_ == fin_at_ ? FLAG_FIN : 0);
   s_.send_control(f);

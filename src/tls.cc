@@ -8,7 +8,12 @@
 
 #include <cstring>
 
-#include <mbedtls/aesni.h>
+#include <mbedtls/version.h>  // first: MBEDTLS_VERSION_NUMBER selects the rest
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+#include <mbedtls/aesni.h>  // private since 3.0: AES acceleration is detected below instead
+#elif defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
 #include <mbedtls/ecp.h>
 #include <mbedtls/error.h>
 #include <mbedtls/md.h>
@@ -16,7 +21,6 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ticket.h>
-#include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 #include <mbedtls/x509_csr.h>
 #if defined(MBEDTLS_PSA_CRYPTO_C)
@@ -58,28 +62,53 @@ int parse_keyfile(mbedtls_pk_context *pk, const char *path) {
 #endif
 }
 
+// 3.x: TLS 1.3 (and, with MBEDTLS_USE_PSA_CRYPTO, every handshake) needs PSA initialised first,
+// or the handshake fails with an internal error (Mbed-TLS/mbedtls #9223).
 void global_init() {
 #if defined(MBEDTLS_PSA_CRYPTO_C)
-  static bool done = false;
-  if (!done) {
-    psa_crypto_init();
-    done = true;
-  }
+  static const psa_status_t status = psa_crypto_init();
+  (void)status;
+#endif
+}
+
+// Whether the CPU accelerates AES for mbedTLS (AES-NI on x86, the ARMv8 crypto extension).
+bool aes_accelerated() {
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+#if defined(MBEDTLS_AESNI_C) && defined(MBEDTLS_HAVE_X86_64)
+  return mbedtls_aesni_has_support(MBEDTLS_AESNI_AES);
+#else
+  return false;
+#endif
+#elif defined(MBEDTLS_AESNI_C) && (defined(__x86_64__) || defined(__i386__))
+  return __builtin_cpu_supports("aes");
+#elif defined(MBEDTLS_AESCE_C) && defined(__aarch64__) && defined(__linux__) && defined(HWCAP_AES)
+  return (getauxval(AT_HWCAP) & HWCAP_AES) != 0;
+#else
+  return false;
 #endif
 }
 
 // Suites in preference order: AES-GCM first where the CPU accelerates AES, else ChaCha20.
+// 3.6 negotiates TLS 1.3 when both ends have it; its suites come from the same list.
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+#define BRAID_TLS13_AES_FIRST                                                             \
+  MBEDTLS_TLS1_3_AES_128_GCM_SHA256, MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,             \
+      MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
+#define BRAID_TLS13_CHACHA_FIRST                                                          \
+  MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256, MBEDTLS_TLS1_3_AES_128_GCM_SHA256,             \
+      MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
+#else
+#define BRAID_TLS13_AES_FIRST
+#define BRAID_TLS13_CHACHA_FIRST
+#endif
 const int *suites() {
-  static int aes_first[] = {MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+  static int aes_first[] = {BRAID_TLS13_AES_FIRST MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
                             MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
                             MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, 0};
-  static int chacha_first[] = {MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+  static int chacha_first[] = {BRAID_TLS13_CHACHA_FIRST MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
                                MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
                                MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, 0};
-#if defined(MBEDTLS_AESNI_C) && defined(MBEDTLS_HAVE_X86_64)
-  if (mbedtls_aesni_has_support(MBEDTLS_AESNI_AES)) return aes_first;
-#endif
-  return chacha_first;
+  return aes_accelerated() ? aes_first : chacha_first;
 }
 
 }  // namespace
@@ -156,6 +185,8 @@ int verify_pin(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
   return 0;
 }
 
+// TLS 1.2 always; TLS 1.3 too where the library has it (3.6 enables it by default), so two 3.6
+// ends speak 1.3 and a 3.6 end falls back to 1.2 with a 2.28 one.
 void conf_common(mbedtls_ssl_config &conf) {
   mbedtls_ssl_conf_rng(&conf, rng, nullptr);
   mbedtls_ssl_conf_ciphersuites(&conf, suites());
@@ -164,6 +195,26 @@ void conf_common(mbedtls_ssl_config &conf) {
 #else
   mbedtls_ssl_conf_min_version(&conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
 #endif
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+  // Resumed 1.3 handshakes still run ECDHE (psk_dhe_ke, as OpenSSL does): forward secrecy.
+  mbedtls_ssl_conf_tls13_key_exchange_modes(&conf, MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL_ALL);
+#endif
+}
+
+// Client: keeps the connection's session for the next TlsConn (links 2..K, redials). A TLS 1.2
+// session is there when the handshake ends; a TLS 1.3 one only once the server's
+// NewSessionTicket, sent after the handshake, has been read. A failed export (1.3 without a
+// ticket yet, or a session already exported: 3.x exports each one once) keeps the previous one.
+void save_session(TlsConfigImpl *cfg, mbedtls_ssl_context *ssl) {
+  mbedtls_ssl_session s;
+  mbedtls_ssl_session_init(&s);
+  if (mbedtls_ssl_get_session(ssl, &s) != 0) {
+    mbedtls_ssl_session_free(&s);
+    return;
+  }
+  mbedtls_ssl_session_free(&cfg->saved);
+  cfg->saved = s;  // a shallow move: s's heap members now belong to saved
+  cfg->have_saved = true;
 }
 
 }  // namespace
@@ -186,6 +237,13 @@ std::unique_ptr<TlsConfig> TlsConfig::client(const std::string &pin, std::string
   // OPTIONAL + a verify callback that aborts on mismatch: REQUIRED would demand a CA chain,
   // and the pin is the only trust anchor.
   mbedtls_ssl_conf_authmode(&i.conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3) && defined(MBEDTLS_SSL_SESSION_TICKETS) && \
+    MBEDTLS_VERSION_NUMBER >= 0x03060100
+  // 3.6.1+ drops TLS 1.3 tickets unless asked; read() then sees
+  // MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET and keeps the session (3.6.0 always signals).
+  mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(
+      &i.conf, MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+#endif
   return c;
 }
 
@@ -264,6 +322,13 @@ TlsResult TlsConn::handshake() {
   if (ret) return fail(ret, "tls handshake failed");
   TlsConfigImpl *cfg = impl_->cfg;
   if (cfg->is_server) return TlsResult::Ok;
+  if (impl_->pin_mismatch) {
+    // With VERIFY_OPTIONAL, mbedTLS may treat the callback's CERT_VERIFY_FAILED as non-fatal
+    // and finish the handshake; the pin decides all the same (read and write refuse too).
+    mbedtls_ssl_send_alert_message(&impl_->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                   MBEDTLS_SSL_ALERT_MSG_BAD_CERT);
+    return fail(MBEDTLS_ERR_X509_CERT_VERIFY_FAILED, "tls handshake failed");
+  }
   if (!impl_->pin_checked) {
     // A resumed session sends no certificate; the one kept from the full handshake that
     // created the session is checked again (resumption proves the server knows its secret).
@@ -282,23 +347,32 @@ TlsResult TlsConn::handshake() {
   } else {
     resumed_ = false;
   }
-  mbedtls_ssl_session_free(&cfg->saved);
-  mbedtls_ssl_session_init(&cfg->saved);
-  cfg->have_saved = mbedtls_ssl_get_session(&impl_->ssl, &cfg->saved) == 0;
+  save_session(cfg, &impl_->ssl);
   return TlsResult::Ok;
 }
 
 bool TlsConn::established() const {
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+  if (impl_->pin_mismatch) return false;
+#if MBEDTLS_VERSION_NUMBER >= 0x03020000
   return mbedtls_ssl_is_handshake_over(&impl_->ssl);
+#elif MBEDTLS_VERSION_NUMBER >= 0x03000000
+  return impl_->ssl.MBEDTLS_PRIVATE(state) == MBEDTLS_SSL_HANDSHAKE_OVER;
 #else
   return impl_->ssl.state == MBEDTLS_SSL_HANDSHAKE_OVER;
 #endif
 }
 
 TlsResult TlsConn::read(uint8_t *buf, size_t cap, size_t *n) {
-  for (;;) {
+  if (impl_->pin_mismatch) return fail(MBEDTLS_ERR_X509_CERT_VERIFY_FAILED, "tls read failed");
+  for (int spins = 0;; ++spins) {
+    size_t had = in.size();
     int ret = mbedtls_ssl_read(&impl_->ssl, buf, cap);
+    // mbedTLS answers WANT_READ after a record that carried no data (a TLS 1.3 NewSessionTicket
+    // or KeyUpdate) even when more records wait; WantIo would then stall them until the socket
+    // brings more bytes. Read on while that call consumed input or a record is buffered.
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ && spins < 1000 &&
+        ((in.size() < had && !in.empty()) || mbedtls_ssl_check_pending(&impl_->ssl)))
+      continue;
     if (ret > 0) {
       *n = static_cast<size_t>(ret);
       return TlsResult::Ok;
@@ -308,13 +382,18 @@ TlsResult TlsConn::read(uint8_t *buf, size_t cap, size_t *n) {
       return TlsResult::Closed;
     }
 #if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
-    if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) continue;
+    // TLS 1.3 (3.6): a NewSessionTicket was processed; keep it for the next link, read on.
+    if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+      if (!impl_->cfg->is_server && !impl_->pin_mismatch) save_session(impl_->cfg, &impl_->ssl);
+      continue;
+    }
 #endif
     return fail(ret, "tls read failed");
   }
 }
 
 TlsResult TlsConn::write(const uint8_t *p, size_t n) {
+  if (impl_->pin_mismatch) return fail(MBEDTLS_ERR_X509_CERT_VERIFY_FAILED, "tls write failed");
   while (n > 0) {
     int ret = mbedtls_ssl_write(&impl_->ssl, p, n);
     if (ret < 0) {
@@ -330,7 +409,16 @@ TlsResult TlsConn::write(const uint8_t *p, size_t n) {
 void TlsConn::close_notify() { mbedtls_ssl_close_notify(&impl_->ssl); }
 const std::string &TlsConn::peer_pin() const { return impl_->peer_pin; }
 bool TlsConn::pin_mismatch() const { return impl_->pin_mismatch; }
-std::string TlsConn::cipher() const { return mbedtls_ssl_get_ciphersuite(&impl_->ssl); }
+// TLS 1.3 suites name only the AEAD ("TLS1-3-AES-128-GCM-SHA256"); the key exchange is ECDHE
+// and the signature ECDSA there too, so they read "TLS1.3-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256",
+// as the OpenSSL backend names them.
+std::string TlsConn::cipher() const {
+  const char *name = mbedtls_ssl_get_ciphersuite(&impl_->ssl);
+  if (!name) return "none";
+  std::string s = name;
+  if (s.compare(0, 7, "TLS1-3-") == 0) s = "TLS1.3-ECDHE-ECDSA-WITH-" + s.substr(7);
+  return s;
+}
 
 std::string hmac_sha256(const std::string &key, const uint8_t *p, size_t n) {
   unsigned char out[32];

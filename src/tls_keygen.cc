@@ -14,6 +14,9 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
+#if defined(MBEDTLS_PSA_CRYPTO_C)
+#include <psa/crypto.h>
+#endif
 
 #include "braid/config.h"
 #include "braid/loop.h"
@@ -25,6 +28,15 @@ namespace {
 int rng(void *, unsigned char *out, size_t n) {
   rand_bytes(out, n);
   return 0;
+}
+
+// 3.x: key and certificate code may go through PSA (MBEDTLS_USE_PSA_CRYPTO), which must be
+// initialised first; keygen and check-config run before any TlsConfig exists.
+void psa_init() {
+#if defined(MBEDTLS_PSA_CRYPTO_C)
+  static const psa_status_t status = psa_crypto_init();
+  (void)status;
+#endif
 }
 
 std::string pin_of(mbedtls_pk_context *pk) {
@@ -89,6 +101,7 @@ bool make_cert(mbedtls_pk_context *pk, unsigned char *pem, size_t cap, std::stri
 }  // namespace
 
 bool tls_keygen(const std::string &prefix, std::string &pin, std::string &err) {
+  psa_init();
   mbedtls_pk_context pk;
   mbedtls_pk_init(&pk);
   int ret = mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
@@ -106,6 +119,7 @@ bool tls_keygen(const std::string &prefix, std::string &pin, std::string &err) {
 }
 
 bool tls_cert_pin(const std::string &cert_path, std::string &pin, std::string &err) {
+  psa_init();
   mbedtls_x509_crt crt;
   mbedtls_x509_crt_init(&crt);
   int ret = mbedtls_x509_crt_parse_file(&crt, cert_path.c_str());

@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -53,6 +54,9 @@ class Link {
   Link &operator=(const Link &) = delete;
 
   void set_owner(LinkOwner *o) { owner_ = o; }
+  // Server, probe fallback: from now on decrypted bytes go to sink as they are (starting with
+  // any not yet parsed, including the frame being handled), not to the frame parser.
+  void set_raw(std::function<void(const uint8_t *, size_t)> sink) { raw_ = std::move(sink); }
   // Client: the connection goes to an upstream proxy; run its handshake before TLS.
   void set_proxy(std::unique_ptr<ProxyHandshake> p) { proxy_ = std::move(p); }
   const std::string &name() const { return name_; }
@@ -108,6 +112,7 @@ class Link {
   bool connecting_, up_ = false, dead_ = false, closing_ = false, paused_ = false;
   std::string plain_;
   std::unique_ptr<ProxyHandshake> proxy_;
+  std::function<void(const uint8_t *, size_t)> raw_;
   void drive_proxy();
   Buf frames_;  // decrypted bytes not yet parsed into frames
   double last_rx_ = 0;

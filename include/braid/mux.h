@@ -90,6 +90,9 @@ class Session : public LinkOwner {
   void stream_finished(Stream *st);              // both halves done or reset; freed later
   void stream_reset_sent(uint32_t id, uint32_t code, uint64_t final_size);
   void consumed(uint64_t n);                     // n bytes written to a local socket
+  // The stream received bytes it has not acknowledged: an ACK follows within ACK_DELAY_S, so
+  // the sender can free what it keeps for resending even if the window never half-drains.
+  void want_ack(Stream *st);
   // Resend store accounting: bytes streams hold until acked, capped per session.
   void set_send_cap(uint64_t bytes) { send_cap_ = bytes; }
   bool send_store_full(Stream *st);  // true: st stops reading and is woken when room returns
@@ -138,6 +141,8 @@ class Session : public LinkOwner {
   Timer pump_timer_;  // zero-delay: coalesces many ready events into one scheduling pass
   bool pump_armed_ = false;
   Timer resume_timer_;
+  Timer ack_timer_;
+  std::vector<uint32_t> ack_pending_;
   int resume_timeout_ = 60;
   std::string join_token_;
   std::string client_;  // server: the authenticated client's name

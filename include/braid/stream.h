@@ -87,6 +87,7 @@ class Stream {
   void set_compress(CompressMode m) { compress_ = m; }
   uint64_t buffered() const { return sendbuf_.size(); }
   void resume_reading() { update_read_interest(); }
+  void send_ack();  // delayed ACK: report what arrived
   // Aborts: RESET to the peer (if send_reset) and RST to the local socket.
   void abort(uint32_t code, const std::string &why, bool send_reset);
 
@@ -123,6 +124,8 @@ class Stream {
   uint64_t window_ = 0;      // current receive window (autotuned)
   double window_t_ = 0;      // when the window was last granted in full
   uint64_t highest_rx_ = 0;  // highest offset + 1 received (session accounting)
+  uint64_t acked_rx_ = 0;    // recv_next_ as last reported in an ACK
+  bool ack_wanted_ = false;  // queued for the session's delayed ACK
   uint64_t fin_at_ = UINT64_MAX;
   bool recv_done_ = false;
   bool in_ready_ = false;  // queued in the session's ready list

@@ -4,7 +4,7 @@ BRAID_TLS ?= mbedtls
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run check check-asan check-openssl fuzz bench install clean
+.PHONY: all deps build run check check-asan check-openssl check-mbedtls3 fuzz bench install clean
 
 all: build
 
@@ -32,6 +32,16 @@ check-openssl: deps
 	@cmake --build build-openssl -j $(JOBS)
 	@cd build-openssl && ctest --output-on-failure -j $(JOBS) --timeout 300
 
+# mbedTLS 3.6 (what OpenWrt ships) beside Debian 12's 2.28: contrib/mbedtls3.sh unpacks Debian 13's
+# packages into build-mbedtls3/root (never installed); the binaries carry an rpath to them.
+check-mbedtls3: deps
+	@sh contrib/mbedtls3.sh build-mbedtls3
+	@cmake -S . -B build-mbedtls3 -DCMAKE_BUILD_TYPE=Release -DBRAID_TLS=mbedtls \
+	  -DMBEDTLS_ROOT=$(abspath build-mbedtls3/root) >/dev/null
+	@cmake --build build-mbedtls3 -j $(JOBS)
+	@build-mbedtls3/braid version
+	@cd build-mbedtls3 && ctest --output-on-failure -j $(JOBS) --timeout 300
+
 FUZZ_TARGETS = fuzz_frame fuzz_hello fuzz_socks5 fuzz_config fuzz_http
 FUZZ_SECONDS ?= 60
 fuzz: deps
@@ -44,9 +54,11 @@ fuzz: deps
 bench: build
 	@mkdir -p $(BUILD)/bench
 	@BRAID=$(abspath $(BUILD))/braid python3 tests/bench/stripe_bench.py --json $(BUILD)/bench/stripe.json
+	@sh tests/bench/install-peers.sh
+	@BRAID=$(abspath $(BUILD))/braid python3 tests/bench/peers_bench.py --json $(BUILD)/bench/peers.json
 
 install: build
 	@cmake --install $(BUILD) --prefix $(or $(PREFIX),/usr/local)
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz build-mbedtls3

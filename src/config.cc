@@ -418,6 +418,13 @@ const Key KEYS[] = {
     {"allow", SEC_SERVER, F_REPEAT, nullptr, [](Apply &a, V v) { return add_cidr(a, v, a.c.allow); }},
     {"deny", SEC_SERVER, F_REPEAT, nullptr, [](Apply &a, V v) { return add_cidr(a, v, a.c.deny); }},
     {"dns-upstream", SEC_SERVER, 0, nullptr, on_dns_upstream},
+    {"fallback", SEC_SERVER, 0, nullptr,
+     [](Apply &a, V v) {
+       if (!parse_endpoint(v, "", a.c.fallback, a.err)) return false;
+       if (a.c.fallback.host.empty() || a.c.fallback.port == 0)
+         return no(a.err, "expected HOST:PORT of a web server, e.g. 127.0.0.1:80");
+       return true;
+     }},
     {"max-sessions", SEC_SERVER, 0, nullptr,
      [](Apply &a, V v) { return set_int(a, v, 1, 1000000, a.c.max_sessions); }},
     {"max-streams", SEC_SERVER, 0, nullptr,

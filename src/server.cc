@@ -60,12 +60,19 @@ class Handshake : public LinkOwner {
   Timer deadline_;
   bool failed_ = false;
 
-  // Refuses without telling the prober anything useful: no GOAWAY, just a close after a
-  // random delay, so timing does not reveal which check failed.
+  // Refuses without telling the prober anything useful: with a `fallback`, the connection is
+  // relayed there at once, bytes and all; else no GOAWAY, just a close after a random delay,
+  // so timing does not reveal which check failed.
   void fail(const std::string &why) {
     if (failed_) return;
     failed_ = true;
     LOG_INFO("server: auth failed from %s: %s", peer_.c_str(), why.c_str());
+    if (s_.has_fallback() && link_->up() && !link_->dead()) {
+      deadline_.stop();
+      s_.to_fallback(std::move(link_));
+      s_.handshake_done(this);
+      return;
+    }
     link_->pause_reading();
     deadline_.start(rand_uniform(AUTH_FAIL_DELAY_MIN_S, AUTH_FAIL_DELAY_MAX_S));
   }
@@ -314,6 +321,22 @@ std::string Server::status_json(const std::string &what) const {
 void Server::log_stats() const {
   LOG_INFO("stats: server sessions %zu handshakes %zu", sessions_.size(), handshakes_.size());
   for (auto &kv : sessions_) kv.second->log_stats();
+}
+
+void Server::to_fallback(std::unique_ptr<Link> link) {
+  if (relays_.size() >= MAX_PENDING_HANDSHAKES) {
+    link->close("too many fallback relays");
+    std::shared_ptr<Link> dead(link.release());
+    loop_.defer([dead] {});
+    return;
+  }
+  relays_.push_back(nullptr);
+  auto it = std::prev(relays_.end());
+  *it = std::make_unique<FallbackRelay>(loop_, std::move(link), cfg_.fallback, [this, it] {
+    std::shared_ptr<FallbackRelay> dead(it->release());
+    relays_.erase(it);
+    loop_.defer([dead] {});
+  });
 }
 
 void Server::handshake_done(Handshake *h) {

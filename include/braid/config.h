@@ -86,6 +86,7 @@ struct Config {
   int max_sessions = 1024;
   int max_streams = 16384;
   Endpoint dns_upstream;         // empty host: first nameserver of /etc/resolv.conf
+  Endpoint fallback;             // empty host: none (unauthenticated links are closed)
 };
 
 // Parser state across lines. `err` holds "FILE:LINE: message; fix" after a failure.

@@ -12,6 +12,7 @@
 #include "braid/acl.h"
 #include "braid/config.h"
 #include "braid/control.h"
+#include "braid/fallback.h"
 #include "braid/hello.h"
 #include "braid/link.h"
 #include "braid/listen.h"
@@ -39,6 +40,8 @@ class Server : public SessionHost, public StatusSource {
   // Called by a Handshake once HELLO checked out; takes the link.
   void authenticated(Handshake &h, const Hello &hello, std::unique_ptr<Link> link);
   void handshake_done(Handshake *h);
+  bool has_fallback() const { return !cfg_.fallback.host.empty(); }
+  void to_fallback(std::unique_ptr<Link> link);
   const ClientEntry *find_client(const std::string &name) const;
   ReplayCache &replay() { return replay_; }
   Loop &loop() { return loop_; }
@@ -56,6 +59,7 @@ class Server : public SessionHost, public StatusSource {
   std::list<std::unique_ptr<Handshake>> handshakes_;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
   std::unique_ptr<Control> control_;
+  std::list<std::unique_ptr<FallbackRelay>> relays_;
   Timer drain_timer_;
   double drain_started_ = 0;
   bool stopping_ = false;

@@ -3,7 +3,7 @@
 set -eu
 need=""
 for p in build-essential cmake pkg-config libevent-dev libmbedtls-dev libssl-dev liblz4-dev python3 \
-         curl iproute2 nftables clang mandoc tinyproxy; do
+         curl iproute2 nftables clang mandoc tinyproxy haproxy; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
 done
 [ -z "$need" ] && exit 0

@@ -73,8 +73,7 @@ def run_k(d, pin, secret, server_port, k, rate, delay, size):
     emu, eport, cport = start_emu(d, server_port, rate, delay)
     client, socks = h.start_client(d, eport, pin, "alice", secret, extra=("links = %d" % k,),
                                    tag="k%d" % k)
-    for _ in range(k - 1):
-        client.wait_for(r"joined session", 20, since=0)
+    client.wait_count(r"joined session", k - 1, 20)
     port = source_server(size)
     got, secs, _ = download(socks, port, size)
     client.stop()
@@ -85,8 +84,7 @@ def run_k(d, pin, secret, server_port, k, rate, delay, size):
 def recovery(d, pin, secret, server_port, rate, delay, size):
     emu, eport, cport = start_emu(d, server_port, rate, delay)
     client, socks = h.start_client(d, eport, pin, "alice", secret, extra=("links = 4",), tag="rec")
-    for _ in range(3):
-        client.wait_for(r"joined session", 20)
+    client.wait_count(r"joined session", 3, 20)
     port = source_server(size)
     killed = {}
 

@@ -177,6 +177,18 @@ class Proc:
                         self.name, regex, timeout, self.tail()))
                 self.cond.wait(min(left, 0.5))
 
+    def wait_count(self, regex, n, timeout, since=0):
+        """Waits until n lines (from `since`) match regex; raises TimeoutError like wait_for."""
+        for _ in range(n):
+            m = self.wait_for(regex, timeout, since)
+            with self.cond:
+                # continue after the line that matched
+                for j in range(since, len(self.lines)):
+                    if m.string is self.lines[j]:
+                        since = j + 1
+                        break
+        return since
+
     def tail(self, n=40):
         with self.cond:
             body = "\n".join("    " + l for l in self.lines[-n:])

@@ -256,6 +256,9 @@ void test_reconnect() {
     CHECK_EQ(r.server, TlsResult::Ok);
     if (r.client != TlsResult::Ok || r.server != TlsResult::Ok) return;
     CHECK_EQ(c.peer_pin(), srv.pin);
+    // The first connection's session (TLS 1.2: at the end of the handshake; TLS 1.3: the ticket
+    // the client reads after it) is resumed by the next ones.
+    CHECK_EQ(c.resumed(), i > 0);
     std::string msg = pattern(3000, unsigned(i));
     CHECK(transfer(c, s, msg) == msg);
     CHECK(transfer(s, c, msg) == msg);
@@ -279,7 +282,10 @@ void test_garbage_to_server() {
   const std::string inputs[] = {
       "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
       std::string(1000, '\0'),
-      std::string("\x16\x03\x01\x00\x05hello", 10),             // a handshake record of junk
+      // A handshake record holding a whole message of an unknown type (a declared length past
+      // the record, as in "\x16\x03\x01\x00\x05hello", only waits for more on mbedTLS 3.6,
+      // which reassembles handshake messages split across records).
+      std::string("\x16\x03\x01\x00\x05\xff\x00\x00\x01x", 10),
       std::string("\x16\x03\x03\xff\xff", 5) + std::string(20000, 'A'),  // oversized record
       pattern(5000, 99),
   };

@@ -23,7 +23,10 @@ uint8_t *Buf::reserve(size_t n) {
   }
   size_t want = used + n;
   size_t cap = cap_ ? cap_ : 4096;
-  while (cap < want) cap *= 2;
+  // Doubling up to 64 KiB, then growth in 64 KiB steps: a large buffer's untouched tail is not
+  // free once data has cycled through it, and hundreds of streams each hold one.
+  while (cap < want && cap < 65536) cap *= 2;
+  if (cap < want) cap = (want + 65535) / 65536 * 65536;
   uint8_t *m = static_cast<uint8_t *>(malloc(cap));
   if (!m) throw std::bad_alloc();
   if (used) memcpy(m, mem_ + head_, used);

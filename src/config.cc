@@ -307,6 +307,7 @@ bool on_socks_auth(Apply &a, const std::string &v) {
       }))
     return false;
   a.c.socks_auth = std::move(out);
+  a.c.socks_auth_file = v;
   return true;
 }
 
@@ -320,6 +321,7 @@ bool on_http_auth(Apply &a, const std::string &v) {
       }))
     return false;
   a.c.http_auth = std::move(out);
+  a.c.http_auth_file = v;
   return true;
 }
 
@@ -590,7 +592,8 @@ bool require_server(ConfigParser &p) {
 
 std::vector<std::string> config_permission_warnings(const Config &c) {
   std::vector<std::string> out;
-  const std::string *files[] = {&c.key, &c.clients_file, &c.secret_file};
+  const std::string *files[] = {&c.key, &c.clients_file, &c.secret_file, &c.socks_auth_file,
+                                &c.http_auth_file};
   for (const std::string *f : files) {
     struct stat st;
     if (f->empty() || stat(f->c_str(), &st) != 0 || !(st.st_mode & 077)) continue;

@@ -93,7 +93,7 @@ void Link::write_out() {
     return;
   }
   if (closing_) {
-    die("closed");
+    die(close_why_);
     return;
   }
   if (up_ && notsent() >= size_t(TCP_NOTSENT_LOWAT_BYTES)) {
@@ -286,6 +286,7 @@ void Link::close(const std::string &why) {
     tls_.close_notify();
   }
   closing_ = true;
+  close_why_ = why;
   rev_.del();
   write_out();
   if (!dead_) die(why);  // do not wait for a slow peer; close_notify went out if it could

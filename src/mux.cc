@@ -128,7 +128,9 @@ void Session::log_stats() const {
 }
 
 bool Session::send_store_full(Stream *st) {
-  if (send_buffered_ < send_cap_) return false;
+  // Every stream may keep one frame's worth whatever the others hold, so streams nobody reads
+  // cannot starve the rest of the session (the cap then overshoots by at most that per stream).
+  if (send_buffered_ < send_cap_ || st->buffered() < MAX_DATA_PAYLOAD) return false;
   if (send_waiters_.size() < streams_.size() + 1) send_waiters_.push_back(st->id());
   return true;
 }
@@ -261,7 +263,9 @@ void Session::want_ack(Stream *st) {
 
 void Session::consumed(uint64_t n) {
   consumed_ += n;
-  if (consumed_ + SESSION_WINDOW - granted_ < SESSION_WINDOW / 2) return;
+  // Granted in small steps: bytes parked for streams nobody reads must not hold back the
+  // credit that others free (with half-window steps, 50 unread streams stalled a session).
+  if (consumed_ + SESSION_WINDOW - granted_ < SESSION_WINDOW / 16) return;
   granted_ = consumed_ + SESSION_WINDOW;
   std::string f;
   frame_ack(f, 0, consumed_, granted_);

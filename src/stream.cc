@@ -122,7 +122,7 @@ void Stream::on_readable() {
   bool got = false;
   for (int i = 0; i < READS_PER_EVENT && !local_eof_; i++) {
     size_t room = send_room();
-    if (room == 0) break;
+    if (room == 0 || s_.send_store_full(this)) break;
     size_t want = std::min(room, READ_CHUNK);
     // A stream whose buffer is small reads into a shared scratch buffer and keeps only what
     // arrived: 10,000 idle streams must not hold 64 KiB each. Bulk streams read in place.
@@ -226,7 +226,12 @@ bool Stream::produce(std::string &out, size_t max_payload, uint64_t session_cred
   uint64_t credit = peer_max_ > send_next_ ? peer_max_ - send_next_ : 0;
   size_t n = size_t(std::min<uint64_t>({unsent, credit, max_payload, session_credit}));
   bool fin = local_eof_ && !fin_sent_ && send_next_ + n == read_total();
-  if (n == 0 && !fin) return false;
+  if (n == 0 && !fin) {
+    // Blocked by credit (the session's, here): the stream keeps its place in the ready list
+    // and goes on when the peer's ACK raises the limit.
+    more = has_sendable();
+    return false;
+  }
   emit_data(out, send_next_, n, fin);
   sent = SentRange{id_, send_next_, send_next_ + n, fin};
   send_next_ += n;

@@ -81,6 +81,7 @@ struct Config {
   std::vector<Endpoint> listen;  // bind default 0.0.0.0
   std::string cert, key;         // file paths
   std::string clients_file;      // path of the clients file
+  std::string socks_auth_file, http_auth_file;  // paths of the proxy password files
   std::vector<ClientEntry> clients;
   std::vector<Cidr> allow, deny;
   int max_sessions = 1024;

@@ -111,6 +111,7 @@ class Link {
   Timer ka_timer_;
   bool connecting_, up_ = false, dead_ = false, closing_ = false, paused_ = false;
   std::string plain_;
+  std::string close_why_;  // reason given to close(), reported once the last bytes are out
   std::unique_ptr<ProxyHandshake> proxy_;
   std::function<void(const uint8_t *, size_t)> raw_;
   void drive_proxy();

@@ -118,6 +118,7 @@ class Session : public LinkOwner {
   void on_link_writable(Link &l) override;
   void on_link_down(Link &l, const std::string &why) override;
   void on_link_suspect(Link &l) override;
+  void on_link_bad_frame(Link &l, const std::string &why) override { protocol_error(l, why); }
 
  private:
   Loop &loop_;

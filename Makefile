@@ -42,7 +42,7 @@ check-mbedtls3: deps
 	@build-mbedtls3/braid version
 	@cd build-mbedtls3 && ctest --output-on-failure -j $(JOBS) --timeout 300
 
-FUZZ_TARGETS = fuzz_frame fuzz_hello fuzz_socks5 fuzz_config fuzz_http
+FUZZ_TARGETS = fuzz_frame fuzz_hello fuzz_socks5 fuzz_config fuzz_http fuzz_datagram
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DBRAID_FUZZ=ON >/dev/null

@@ -165,6 +165,14 @@ void DnsForwarder::on_udp() {
   }
 }
 
+bool dns_swap_id(std::string &msg, uint16_t id, uint16_t *old_id) {
+  if (msg.size() < DNS_HEADER) return false;
+  *old_id = uint16_t(uint8_t(msg[0]) << 8 | uint8_t(msg[1]));
+  msg[0] = char(id >> 8);
+  msg[1] = char(id);
+  return true;
+}
+
 void DnsForwarder::query(const uint8_t *p, size_t n, const sockaddr_storage *from, uint64_t conn) {
   if (n < DNS_HEADER || pending_.size() >= DNS_PENDING_MAX) return;  // the client retries
   if (!assoc_) assoc_ = opener_.open_assoc(this);
@@ -172,12 +180,11 @@ void DnsForwarder::query(const uint8_t *p, size_t n, const sockaddr_storage *fro
   uint16_t id = next_id_;
   while (pending_.count(id) || id == 0) id++;
   next_id_ = uint16_t(id + 1);
-  Pending q{uint16_t(p[0] << 8 | p[1]), {}, conn, loop_.now()};
+  std::string msg(reinterpret_cast<const char *>(p), n);
+  Pending q{0, {}, conn, loop_.now()};
+  dns_swap_id(msg, id, &q.orig_id);
   if (from) q.from = *from;
   pending_[id] = q;
-  std::string msg(reinterpret_cast<const char *>(p), n);
-  msg[0] = char(id >> 8);
-  msg[1] = char(id);
   Target any;  // the server sends FLAG_DNS datagrams to its dns-upstream, whatever this says
   any.port = 53;
   opener_.send_datagram(assoc_, any, reinterpret_cast<const uint8_t *>(msg.data()), msg.size(),
@@ -186,14 +193,14 @@ void DnsForwarder::query(const uint8_t *p, size_t n, const sockaddr_storage *fro
 }
 
 void DnsForwarder::on_datagram(const Target &, const uint8_t *p, size_t n, uint8_t flags) {
-  if (!(flags & FLAG_DNS) || n < DNS_HEADER) return;
-  auto it = pending_.find(uint16_t(p[0] << 8 | p[1]));
+  std::string msg(reinterpret_cast<const char *>(p), n);
+  uint16_t id = 0;
+  if (!(flags & FLAG_DNS) || !dns_swap_id(msg, 0, &id)) return;
+  auto it = pending_.find(id);
   if (it == pending_.end()) return;
   Pending q = it->second;
   pending_.erase(it);
-  std::string msg(reinterpret_cast<const char *>(p), n);
-  msg[0] = char(q.orig_id >> 8);
-  msg[1] = char(q.orig_id);
+  dns_swap_id(msg, q.orig_id, &id);
   if (q.conn) {
     if (DnsTcpConn *c = tcp_->find(q.conn))
       c->answer(reinterpret_cast<const uint8_t *>(msg.data()), msg.size());

@@ -256,14 +256,13 @@ class Socks5Udp : public DatagramSink {
       if (n < 0) return;
       std::string who = sockaddr_str(reinterpret_cast<sockaddr *>(&from));
       if (who.substr(0, who.rfind(':')) != peer_.substr(0, peer_.rfind(':'))) continue;
-      if (n < 4 || buf[0] || buf[1] || buf[2]) continue;
       Target t;
-      size_t used = 0;
-      if (target_decode(buf + 3, size_t(n) - 3, t, &used) != AddrParse::Ok) continue;
+      size_t head = 0;
+      if (socks5_parse_udp(buf, size_t(n), t, &head) != SocksParse::Ok) continue;
       app_ = from;
       have_app_ = true;
       idle_.start(UDP_IDLE_S);
-      if (id_) l_.opener().send_datagram(id_, t, buf + 3 + used, size_t(n) - 3 - used, 0);
+      if (id_) l_.opener().send_datagram(id_, t, buf + head, size_t(n) - head, 0);
     }
   }
 };

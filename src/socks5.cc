@@ -68,6 +68,14 @@ SocksParse socks5_parse_request(const uint8_t *p, size_t n, uint8_t &cmd, Target
   return SocksParse::Ok;
 }
 
+SocksParse socks5_parse_udp(const uint8_t *p, size_t n, Target &t, size_t *header) {
+  if (n < 4 || p[0] || p[1] || p[2]) return SocksParse::Error;  // datagrams are never partial
+  size_t used = 0;
+  if (target_decode(p + 3, n - 3, t, &used) != AddrParse::Ok) return SocksParse::Error;
+  *header = 3 + used;
+  return SocksParse::Ok;
+}
+
 std::string socks5_reply(uint8_t rep) {
   return std::string("\x05", 1) + char(rep) + std::string("\x00\x01\x00\x00\x00\x00\x00\x00", 8);
 }

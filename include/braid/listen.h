@@ -83,6 +83,10 @@ class Socks5Listener : public Listener {
 
 class DnsTcpListener;
 
+// Replaces the id of a DNS message (its first two bytes) and returns the old one; false for a
+// message shorter than a DNS header (12 bytes), which is dropped.
+bool dns_swap_id(std::string &msg, uint16_t id, uint16_t *old_id);
+
 // DNS over the tunnel: queries on UDP and TCP at one address are answered by the server's
 // resolver (dns-upstream), so nothing leaks to the local network. Query ids are rewritten so
 // clients cannot collide; answers go back to whoever asked.

@@ -30,6 +30,10 @@ SocksParse socks5_parse_auth(const uint8_t *p, size_t n, std::string &user, std:
 // (7 command not supported is decided by the caller from cmd; 8 for a bad address type).
 SocksParse socks5_parse_request(const uint8_t *p, size_t n, uint8_t &cmd, Target &t,
                                 size_t *used, uint8_t *reply, std::string &err);
+// UDP request header (RFC 1928 7): RSV(2)=0 | FRAG | ATYP | DST.ADDR | DST.PORT, then data.
+// Ok sets *header (bytes before the data); fragments (FRAG != 0) are an Error, as most servers
+// drop them.
+SocksParse socks5_parse_udp(const uint8_t *p, size_t n, Target &t, size_t *header);
 // A reply with REP and bound address 0.0.0.0:0.
 std::string socks5_reply(uint8_t rep);
 // Maps a RESET code to a SOCKS5 REP (0 = success and 1..8 map to themselves, the rest to 1).

@@ -99,6 +99,11 @@ def test():
                                                           for x in samples[::5]))
             h.log("client RSS series (MiB): %s" % " ".join("%.0f" % (x[1] / MiB)
                                                           for x in samples[::5]))
+        # ASan's allocator keeps freed memory in quarantine and shadows all of it: RSS says
+        # nothing about braid's own bounds there, so the figures are printed, not asserted.
+        if h.SANITIZE:
+            h.log("sanitizer build: RSS bounds not asserted")
+            peak_s = peak_c = 0
         h.check(peak_s < SERVER_BUDGET + CONSTANT, "server peak RSS %s >= send-buffer %s + %s"
                 % (mib(peak_s), mib(SERVER_BUDGET), mib(CONSTANT)))
         h.check(peak_c < CLIENT_BUDGET + CONSTANT, "client peak RSS %s >= session window %s + %s"

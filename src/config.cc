@@ -297,7 +297,9 @@ bool on_secret_file(Apply &a, const std::string &v) {
   return true;
 }
 
-bool on_socks_auth(Apply &a, const std::string &v) {
+// A file of user:password lines (socks-auth-file, http-auth-file) into pairs + its path.
+bool load_auth(Apply &a, const std::string &v,
+               std::vector<std::pair<std::string, std::string>> &pairs, std::string &path) {
   if (v.empty()) return no(a.err, "expected the path of a file of user:password lines");
   if (!a.read_files) return true;
   std::set<std::string> users;
@@ -306,23 +308,17 @@ bool on_socks_auth(Apply &a, const std::string &v) {
         return parse_auth_line(l, users, out, e);
       }))
     return false;
-  a.c.socks_auth = std::move(out);
-  a.c.socks_auth_file = v;
+  pairs = std::move(out);
+  path = v;
   return true;
 }
 
+bool on_socks_auth(Apply &a, const std::string &v) {
+  return load_auth(a, v, a.c.socks_auth, a.c.socks_auth_file);
+}
+
 bool on_http_auth(Apply &a, const std::string &v) {
-  if (v.empty()) return no(a.err, "expected the path of a file of user:password lines");
-  if (!a.read_files) return true;
-  std::set<std::string> users;
-  std::vector<std::pair<std::string, std::string>> out;
-  if (!load_lines(v, a.err, [&](const std::string &l, std::string &e) {
-        return parse_auth_line(l, users, out, e);
-      }))
-    return false;
-  a.c.http_auth = std::move(out);
-  a.c.http_auth_file = v;
-  return true;
+  return load_auth(a, v, a.c.http_auth, a.c.http_auth_file);
 }
 
 bool on_forward(Apply &a, const std::string &v) {

@@ -114,7 +114,11 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     bool moved = true;
     while (moved && !dead_) {
       rerun_ = false;
-      moved = step() | flush_client() | flush_tunnel() | rerun_;
+      // All three run every round (no short circuit): each may unblock the others.
+      bool parsed = step();
+      bool to_client = flush_client();
+      bool to_tunnel = flush_tunnel();
+      moved = parsed || to_client || to_tunnel || rerun_;
     }
     running_ = false;
     if (!dead_) set_interest();

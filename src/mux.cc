@@ -26,6 +26,7 @@ Session::Session(Loop &loop, Role role, uint64_t id, SessionHost *host, const Ac
     ids.swap(ack_pending_);
     for (uint32_t id : ids)
       if (Stream *st = find(id)) st->send_ack();
+    if (session_ack_wanted_) send_session_ack();
   });
   resume_timer_.set(loop_, [this] {
     shutdown("no link came back within " + std::to_string(resume_timeout_) + " s (resume-timeout)");
@@ -263,9 +264,21 @@ void Session::want_ack(Stream *st) {
 
 void Session::consumed(uint64_t n) {
   consumed_ += n;
-  // Granted in small steps: bytes parked for streams nobody reads must not hold back the
-  // credit that others free (with half-window steps, 50 unread streams stalled a session).
-  if (consumed_ + SESSION_WINDOW - granted_ < SESSION_WINDOW / 16) return;
+  // Granted in steps of 1/16 window at once, and whatever was consumed within ACK_DELAY_S
+  // otherwise: bytes parked for streams nobody reads must not hold back the credit that the
+  // one stream being read frees, however little it needs (50 unread streams stalled a
+  // session with half-window steps, and again with 1 MiB steps when the reader needed 19 KiB).
+  if (consumed_ + SESSION_WINDOW - granted_ < SESSION_WINDOW / 16) {
+    session_ack_wanted_ = true;
+    if (!ack_timer_.armed()) ack_timer_.start(ACK_DELAY_S);
+    return;
+  }
+  send_session_ack();
+}
+
+void Session::send_session_ack() {
+  session_ack_wanted_ = false;
+  if (consumed_ + SESSION_WINDOW <= granted_) return;
   granted_ = consumed_ + SESSION_WINDOW;
   std::string f;
   frame_ack(f, 0, consumed_, granted_);

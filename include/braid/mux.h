@@ -144,6 +144,8 @@ class Session : public LinkOwner {
   Timer resume_timer_;
   Timer ack_timer_;
   std::vector<uint32_t> ack_pending_;
+  bool session_ack_wanted_ = false;
+  void send_session_ack();
   int resume_timeout_ = 60;
   std::string join_token_;
   std::string client_;  // server: the authenticated client's name

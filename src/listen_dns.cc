@@ -134,18 +134,25 @@ bool DnsForwarder::bind(const Endpoint &ep, std::string &err) {
     err = "dns " + ep.str() + ": bind address must be an IP address";
     return false;
   }
-  tcp_ = std::make_unique<DnsTcpListener>(loop_, *this);
-  if (!tcp_->bind(ep, err)) return false;
-  // Port 0: take the port TCP got, so both share one address.
-  std::string b = tcp_->bound();
-  uint16_t port = uint16_t(std::stoi(b.substr(b.rfind(':') + 1)));
-  if (ss.ss_family == AF_INET) reinterpret_cast<sockaddr_in *>(&ss)->sin_port = htons(port);
-  else reinterpret_cast<sockaddr_in6 *>(&ss)->sin6_port = htons(port);
-  fd_ = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  socklen_t len = ss.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-  if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr *>(&ss), len) != 0) {
-    err = "dns " + ep.str() + ": cannot bind UDP: " + strerror(errno);
-    return false;
+  // Port 0: UDP takes the port TCP got, so both share one address; that UDP port may be in
+  // use, so an ephemeral pick is retried a few times.
+  for (int attempt = 0;; attempt++) {
+    tcp_ = std::make_unique<DnsTcpListener>(loop_, *this);
+    if (!tcp_->bind(ep, err)) return false;
+    std::string b = tcp_->bound();
+    uint16_t port = uint16_t(std::stoi(b.substr(b.rfind(':') + 1)));
+    if (ss.ss_family == AF_INET) reinterpret_cast<sockaddr_in *>(&ss)->sin_port = htons(port);
+    else reinterpret_cast<sockaddr_in6 *>(&ss)->sin6_port = htons(port);
+    fd_ = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    socklen_t len = ss.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    if (fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr *>(&ss), len) == 0) break;
+    int e = errno;
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+    if (ep.port != 0 || attempt >= 20) {
+      err = "dns " + ep.str() + ": cannot bind UDP: " + strerror(e);
+      return false;
+    }
   }
   ev_.set(loop_, fd_, EV_READ, [this](short) { on_udp(); });
   ev_.add();

@@ -46,12 +46,20 @@ def dns_answer(query):
 def dns_responder():
     """UDP and TCP on one port; returns the port and a list of queries seen."""
     seen = []
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("127.0.0.1", 0))
-    port = u.getsockname()[1]
-    t = socket.socket()
-    t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    t.bind(("127.0.0.1", port))
+    # UDP and TCP on one port: the TCP port the kernel's UDP pick names may be taken (ports in
+    # TIME_WAIT after many tests), so try a few (bounded).
+    for _ in range(50):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        port = u.getsockname()[1]
+        t = socket.socket()
+        t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            t.bind(("127.0.0.1", port))
+            break
+        except OSError:
+            u.close()
+            t.close()
     t.listen(8)
     stop = threading.Event()
 

@@ -9,6 +9,7 @@ import hmac
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -761,6 +762,12 @@ def curl(socks_port, url, extra=(), timeout=None, out_hasher=None):
     timeout = limit(timeout or dl(60))
     args = ["curl", "-sS", "--fail", "--noproxy", "", "--max-time", str(int(timeout)),
             "--socks5-hostname", "127.0.0.1:%d" % socks_port, "-H", "Expect:"] + list(extra) + [url]
+    return run_curl(args, timeout, out_hasher)
+
+
+def run_curl(args, timeout, out_hasher=None):
+    """Runs a curl argv with no proxy variables in its environment, streaming stdout. Returns
+    (rc, body_or_count, stderr): with out_hasher the body is hashed and the byte count returned."""
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_curl_env(),
                          stdin=subprocess.DEVNULL)
     try:
@@ -783,6 +790,32 @@ def curl(socks_port, url, extra=(), timeout=None, out_hasher=None):
         if p.poll() is None:
             p.kill()
             p.wait(5)
+
+
+# ---------------------------------------------------------------------------------------------
+# file descriptor limits (tests that hold thousands of sockets)
+
+def raise_nofile(want):
+    """Raises this process's open file limit toward want (up to the hard limit); returns it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    cap = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft < cap:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (cap, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def ulimit_argv(nofile, args):
+    """argv running args under `sh -c 'ulimit -n N; exec ...'` (exec: the PID is braid's)."""
+    return ["sh", "-c", 'ulimit -n %d || exit 3; exec "$0" "$@"' % nofile] + list(args)
+
+
+def proc_nofile(pid):
+    """The open file limit of process pid, from /proc (-1 if not found)."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                return int(line.split()[3])
+    return -1
 
 
 # ---------------------------------------------------------------------------------------------

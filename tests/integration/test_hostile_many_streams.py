@@ -5,7 +5,6 @@
 # all 2,000 open at once. Client and server run under `ulimit -n 8192`.
 import asyncio
 import os
-import resource
 import signal
 import struct
 import time
@@ -17,24 +16,7 @@ SIZE = 16 * 1024
 OPENING_AT_ONCE = 200   # SOCKS handshakes in flight at a time (the listen backlog is 1024)
 
 
-def raise_nofile(want):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    cap = want if hard == resource.RLIM_INFINITY else min(want, hard)
-    if soft < cap:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (cap, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def ulimit_argv(nofile, args):
-    return ["sh", "-c", 'ulimit -n %d || exit 3; exec "$0" "$@"' % nofile] + list(args)
-
-
-def proc_nofile(pid):
-    with open("/proc/%d/limits" % pid) as f:
-        for line in f:
-            if line.startswith("Max open files"):
-                return int(line.split()[3])
-    return -1
+raise_nofile, ulimit_argv, proc_nofile = h.raise_nofile, h.ulimit_argv, h.proc_nofile
 
 
 async def echo_handler(reader, writer):

@@ -4,7 +4,6 @@
 # normal SOCKS5 requests while they hang, and must close each of them at the SOCKS head deadline
 # (SOCKS_HEAD_DEADLINE_S = 10 s, limits.h): not before ~10 s, and at least 99 % within 15 s.
 import os
-import resource
 import select
 import socket
 import threading
@@ -16,26 +15,7 @@ CONNS = 2000
 DEADLINE_S = 10  # SOCKS_HEAD_DEADLINE_S
 
 
-def raise_nofile(want):
-    """Raises this process's open file limit toward want (up to the hard limit); returns it."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    cap = want if hard == resource.RLIM_INFINITY else min(want, hard)
-    if soft < cap:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (cap, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def ulimit_argv(nofile, args):
-    """argv running args under `sh -c 'ulimit -n N; exec ...'` (exec: the PID is braid's)."""
-    return ["sh", "-c", 'ulimit -n %d || exit 3; exec "$0" "$@"' % nofile] + list(args)
-
-
-def proc_nofile(pid):
-    with open("/proc/%d/limits" % pid) as f:
-        for line in f:
-            if line.startswith("Max open files"):
-                return int(line.split()[3])
-    return -1
+raise_nofile, ulimit_argv, proc_nofile = h.raise_nofile, h.ulimit_argv, h.proc_nofile
 
 
 def start_server_ulimit(d, clients, nofile):

@@ -12,7 +12,6 @@ import hashlib
 import os
 import re
 import socket
-import subprocess
 import threading
 import time
 
@@ -34,28 +33,7 @@ def curl_http(proxy_port, urls, extra=(), timeout=None, out_hasher=None, fail=Tr
     if fail:
         args.append("--fail")
     args += list(extra) + urls
-    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=h._curl_env(),
-                         stdin=subprocess.DEVNULL)
-    try:
-        errbuf = []
-        et = threading.Thread(target=lambda: errbuf.append(p.stderr.read()), daemon=True)
-        et.start()
-        n = 0
-        body = bytearray()
-        for c in iter(lambda: p.stdout.read(MiB), b""):
-            n += len(c)
-            if out_hasher is not None:
-                out_hasher.update(c)
-            else:
-                body += c
-        rc = p.wait(timeout=timeout + 10)
-        et.join(5)
-        err = errbuf[0].decode("utf-8", "replace") if errbuf else ""
-        return rc, (n if out_hasher is not None else bytes(body)), err
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait(5)
+    return h.run_curl(args, timeout, out_hasher)
 
 
 def http_port(client):

@@ -17,7 +17,17 @@
 
 namespace braid {
 
-Client::Client(Loop &loop, const Config &cfg) : loop_(loop), cfg_(cfg) {
+namespace {
+std::vector<Cidr> everywhere() {
+  std::vector<Cidr> all(2);
+  std::string err;
+  parse_cidr("0.0.0.0/0", all[0], err);
+  parse_cidr("::/0", all[1], err);
+  return all;
+}
+}  // namespace
+
+Client::Client(Loop &loop, const Config &cfg) : loop_(loop), cfg_(cfg), open_acl_(everywhere(), {}) {
   redial_timer_.set(loop_, [this] { maintain(); });
   race_timer_.set(loop_, [this] { race_step(); });
   pending_timer_.set(loop_, [this] { expire_pending(); });
@@ -57,6 +67,11 @@ bool Client::sync_listeners(std::string &err) {
   }
   for (const Forward &f : cfg_.forwards) {
     want.emplace_back("forward to " + f.host + ":" + std::to_string(f.port) + " " + f.bind.str(),
+                      [this, f] { return std::make_unique<ForwardListener>(loop_, *this, f); });
+    binds.push_back(f.bind);
+  }
+  for (const Forward &f : cfg_.peer_forwards) {
+    want.emplace_back("peer-forward to " + f.host + ":" + std::to_string(f.port) + " via " + f.peer + " " + f.bind.str(),
                       [this, f] { return std::make_unique<ForwardListener>(loop_, *this, f); });
     binds.push_back(f.bind);
   }
@@ -128,6 +143,7 @@ void Client::reload(const Config &next) {
   std::string err;
   if (!sync_listeners(err)) LOG_ERROR("reload: %s; the other listeners are in place", err.c_str());
   if (session_) session_->set_compress(CompressMode(cfg_.compress));
+  remote_.reload(session_.get(), cfg_.remote_forwards);
   log_set_level(cfg_.verbose);
   std::string r;
   for (auto &k : restart) r += (r.empty() ? "" : ", ") + k;
@@ -344,6 +360,7 @@ void Client::on_link_frame(Link &l, const Frame &f) {
   if (d->kind == HelloKind::New) {
     size_t won = d->cand;
     session_up(l, ack);
+    remote_.session_started(*session_, cfg_.remote_forwards);
     active_ = won;
     racing_ = false;
     race_timer_.stop();
@@ -364,7 +381,9 @@ void Client::on_link_frame(Link &l, const Frame &f) {
     LOG_INFO("link %d: %s session %016llx (%s%s)", l.id(),
              d->kind == HelloKind::Join ? "joined" : "resumed", (unsigned long long)ack.session,
              l.cipher().c_str(), l.tls().resumed() ? ", TLS resumed" : "");
+    bool resumed = d->kind == HelloKind::Resume;
     session_->add_link(take_dialing(l));
+    if (resumed) remote_.resend(*session_);
   } else {
     l.close("server answered for another session");
     return;
@@ -466,8 +485,23 @@ void Client::on_session_down(Session &s, const std::string &why) {
   redial_timer_.start(0);
 }
 
-void Client::open(int fd, const Target &t, const std::string &label, bool confirm, OpenCallback cb) {
-  Pending p{fd, t, label, confirm, std::move(cb), loop_.now() + SESSION_WAIT_S};
+uint32_t Client::on_peer_open(Session &, Stream &st, const std::string &via) {
+  std::string why;
+  uint32_t code = remote_.accept(st.target(), via, why);
+  if (code) {
+    LOG_INFO("stream %u: refused: %s", st.id(), why.c_str());
+    return code;
+  }
+  if (!via.empty()) LOG_DEBUG("stream %u: peer-forward from \"%s\" to %s", st.id(), via.c_str(), st.target().str().c_str());
+  st.start_server(open_acl_);
+  return 0;
+}
+
+void Client::on_listen(Session &, const Frame &f) { remote_.on_reply(f); }
+
+void Client::open(int fd, const Target &t, const std::string &label, bool confirm, OpenCallback cb,
+                  const std::string &via) {
+  Pending p{fd, t, label, confirm, std::move(cb), loop_.now() + SESSION_WAIT_S, via};
   if (session_ && session_->links_up()) {
     start_stream(p);
     return;
@@ -497,7 +531,7 @@ void Client::close_assoc(uint32_t id) {
 
 void Client::start_stream(Pending &p) {
   if (!p.confirm) p.cb(0);  // early: the application may send at once; OPEN carries it
-  bool ok = session_->open_stream(p.fd, p.target, p.label, !p.confirm, p.confirm ? p.cb : OpenCallback());
+  bool ok = session_->open_stream(p.fd, p.target, p.label, !p.confirm, p.confirm ? p.cb : OpenCallback(), p.via);
   if (!ok) {
     LOG_INFO("%s -> %s: session has too many streams", p.label.c_str(), p.target.str().c_str());
     if (p.confirm) p.cb(uint32_t(ResetCode::GeneralFailure));

@@ -2,6 +2,7 @@
 // Owns the configuration: the INI file, the files its keys name and command-line flags, turned
 // into one validated Config through one line parser (see include/braid/config.h).
 #include "braid/config.h"
+#include "config_text.h"
 
 #include "braid/limits.h"
 #include "braid/proxy.h"
@@ -43,6 +44,11 @@ struct Key {
   const char *slot;  // keys sharing a slot exclude each other (secret / secret-file)
   Handler fn;
 };
+
+}  // namespace
+
+// Text helpers shared with config_forward.cc (declared in config_text.h).
+namespace cfgtext {
 
 // Sets err and returns false: the shape of every failure below.
 bool no(std::string &err, std::string msg) {
@@ -111,6 +117,11 @@ bool valid_name(const std::string &s) {
 std::string name_rule() {
   return "expected 1 to " + std::to_string(MAX_NAME) + " characters of A-Z a-z 0-9 . _ -";
 }
+
+}  // namespace cfgtext
+
+namespace {
+using namespace cfgtext;
 
 int hex_val(char ch) {
   if (ch >= '0' && ch <= '9') return ch - '0';
@@ -207,8 +218,7 @@ std::vector<std::string> split_ws(const std::string &s) {
   return out;
 }
 
-// One clients-file line: NAME SECRET_BASE64 [expose=...] [listen=...] (the options are
-// accepted and not used yet).
+// One clients-file line: NAME SECRET_BASE64 [expose=...] [listen=...].
 bool parse_client_line(const std::string &line, std::set<std::string> &names,
                        std::vector<ClientEntry> &out, std::string &err) {
   std::vector<std::string> t = split_ws(trim(strip_comment(line)));
@@ -217,10 +227,8 @@ bool parse_client_line(const std::string &line, std::set<std::string> &names,
   c.name = t[0];
   if (!valid_name(c.name)) return no(err, "name " + quote(c.name) + ": " + name_rule());
   if (!parse_secret(t[1], c.secret, err)) return false;
-  for (size_t i = 2; i < t.size(); ++i) {
-    if (t[i].rfind("expose=", 0) != 0 && t[i].rfind("listen=", 0) != 0)
-      return no(err, quote(t[i]) + ": expected expose=HOST:PORT,... or listen=BIND:PORT,...");
-  }
+  for (size_t i = 2; i < t.size(); ++i)
+    if (!parse_client_option(t[i], c, err)) return false;
   if (!names.insert(c.name).second)
     return no(err, "client " + quote(c.name) + " listed twice; keep one line per client");
   out.push_back(std::move(c));
@@ -329,6 +337,29 @@ bool on_forward(Apply &a, const std::string &v) {
   return true;
 }
 
+bool on_remote_forward(Apply &a, const std::string &v) {
+  Forward f;
+  if (!parse_forward(v, f, a.err)) return false;
+  in6_addr tmp;
+  if (inet_pton(AF_INET, f.bind.host.c_str(), &tmp) != 1 &&
+      inet_pton(AF_INET6, f.bind.host.c_str(), &tmp) != 1)
+    return no(a.err, "bind " + quote(f.bind.host) +
+                         " must be an IP address of the server, e.g. 0.0.0.0:8080:127.0.0.1:80");
+  if (f.bind.port == 0) return no(a.err, "the server port must be from 1 to 65535");
+  if (a.replace) a.c.remote_forwards.clear();
+  a.c.remote_forwards.push_back(f);
+  return true;
+}
+
+bool on_peer_forward(Apply &a, const std::string &v) {
+  Forward f;
+  if (!parse_peer_forward(v, f, a.err)) return false;
+  if (!valid_name(f.peer)) return no(a.err, "peer " + quote(f.peer) + ": " + name_rule());
+  if (a.replace) a.c.peer_forwards.clear();
+  a.c.peer_forwards.push_back(f);
+  return true;
+}
+
 bool on_dns_upstream(Apply &a, const std::string &v) {
   Endpoint e;
   if (!parse_endpoint(v, "", e, a.err)) return false;
@@ -394,6 +425,8 @@ const Key KEYS[] = {
      [](Apply &a, V v) { return add_endpoint(a, v, "127.0.0.1", false, a.c.http); }},
     {"http-auth-file", SEC_CLIENT, 0, nullptr, on_http_auth},
     {"forward", SEC_CLIENT, F_REPEAT, nullptr, on_forward},
+    {"remote-forward", SEC_CLIENT, F_REPEAT, nullptr, on_remote_forward},
+    {"peer-forward", SEC_CLIENT, F_REPEAT, nullptr, on_peer_forward},
     {"redir", SEC_CLIENT, F_REPEAT, nullptr,
      [](Apply &a, V v) { return add_endpoint(a, v, "0.0.0.0", false, a.c.redir); }},
     {"dns", SEC_CLIENT, F_REPEAT, nullptr,
@@ -561,8 +594,9 @@ bool require_client(ConfigParser &p) {
          require(p, !c.secret.empty(), R"("secret-file" (or "secret"))",
                  "add the path of a file made by \"braid secret\"") &&
          require(p, !c.socks.empty() || !c.http.empty() || !c.forwards.empty() ||
-                        !c.redir.empty() || !c.dns.empty(),
-                 R"(listener ("socks", "http", "forward", "redir" or "dns"))",
+                        !c.redir.empty() || !c.dns.empty() || !c.remote_forwards.empty() ||
+                        !c.peer_forwards.empty(),
+                 R"(listener ("socks", "http", "forward", "remote-forward", "peer-forward", "redir" or "dns"))",
                  "add socks = [BIND:]PORT so the client has a listener");
 }
 
@@ -599,37 +633,6 @@ std::vector<std::string> config_permission_warnings(const Config &c) {
                   "); run chmod 600 " + *f);
   }
   return out;
-}
-
-bool parse_forward(const std::string &text, Forward &out, std::string &err) {
-  // Split on ':' outside brackets.
-  std::vector<std::string> parts;
-  std::string cur;
-  int depth = 0;
-  for (char ch : text) {
-    if (ch == '[') depth++;
-    if (ch == ']') depth--;
-    if (depth < 0 || depth > 1) break;
-    if (ch == ':' && depth == 0) {
-      parts.push_back(cur);
-      cur.clear();
-    } else {
-      cur += ch;
-    }
-  }
-  parts.push_back(cur);
-  const char *want = "expected [BIND:]PORT:HOST:HOSTPORT, e.g. 8080:intranet.example:80";
-  if (depth != 0 || (parts.size() != 3 && parts.size() != 4)) return no(err, want);
-  std::string bind = parts.size() == 4 ? parts[0] + ":" + parts[1] : parts[0];
-  if (!parse_endpoint(bind, "127.0.0.1", out.bind, err)) return false;
-  Endpoint target;
-  std::string host = parts[parts.size() - 2];
-  if (!parse_endpoint(host + ":" + parts.back(), "", target, err)) return false;
-  if (target.host.empty() || target.port == 0) return no(err, want);
-  out.host = target.host;
-  out.port = target.port;
-  out.text = text;
-  return true;
 }
 
 std::string Endpoint::str() const {

@@ -100,6 +100,25 @@ void frame_open_ack(std::string &out, uint32_t stream) {
   frame_header(out, FrameType::OpenAck, 0, 0, stream);
 }
 
+void frame_listen(std::string &out, uint32_t req, const std::string &bind, const std::string &target) {
+  frame_header(out, FrameType::Listen, 0, bind.size() + target.size(), req);
+  out += bind;
+  out += target;
+}
+
+void frame_listen_reply(std::string &out, uint32_t req, uint32_t code, uint16_t port,
+                        const std::string &message) {
+  std::string m = message.substr(0, LISTEN_MESSAGE_MAX);
+  frame_header(out, FrameType::Listen, FLAG_REPLY, LISTEN_REPLY_MIN + m.size(), req);
+  put_u32(out, code);
+  put_u16(out, port);
+  out += m;
+}
+
+void frame_listen_cancel(std::string &out, uint32_t req) {
+  frame_header(out, FrameType::Listen, FLAG_CANCEL, 0, req);
+}
+
 namespace {
 // Body size rule per known type: exact size, or minimum size for variable bodies.
 bool body_ok(const FrameHeader &h, std::string &err) {
@@ -117,6 +136,7 @@ bool body_ok(const FrameHeader &h, std::string &err) {
     case FrameType::Hello:
     case FrameType::HelloAck: on_stream0 = true; break;
     case FrameType::Datagram: min = 7; break;  // atyp + 4-byte address + port, empty payload
+    case FrameType::Listen: break;             // checked by its handler (request, reply, cancel)
     default: return true;  // extension
   }
   if (exact != SIZE_MAX && h.len != exact) {
@@ -147,7 +167,7 @@ Decode frame_decode(const uint8_t *p, size_t n, Frame &out, size_t *used, std::s
     err = "frame length " + std::to_string(h.len) + " exceeds " + std::to_string(MAX_FRAME_BODY);
     return Decode::Error;
   }
-  if (h.type > static_cast<uint8_t>(FrameType::Datagram) && h.type < FRAME_EXTENSION_MIN) {
+  if (h.type > static_cast<uint8_t>(FrameType::Listen) && h.type < FRAME_EXTENSION_MIN) {
     err = "unknown frame type " + std::to_string(h.type);
     return Decode::Error;
   }

@@ -25,6 +25,7 @@ namespace {
 const char USAGE[] =
     "usage: braid client -c FILE [-v] [--KEY VALUE ...] [-k LINKS] [-D [BIND:]PORT]\n"
     "                    [-H [BIND:]PORT] [-L [BIND:]PORT:HOST:HOSTPORT]\n"
+    "                    [-R [BIND:]PORT:HOST:HOSTPORT]\n"
     "       braid server -c FILE [-v] [--KEY VALUE ...]\n"
     "       braid keygen --out PREFIX\n"
     "       braid secret\n"
@@ -59,13 +60,19 @@ int load_config(Role role, int argc, char **argv, Config &out) {
     std::string v;
     if (a == "-v") {
       extra_verbose++;
-    } else if (a == "-c" || a == "-k" || a == "-D" || a == "-L" || a == "-H") {
+    } else if (a == "-c" || a == "-k" || a == "-D" || a == "-L" || a == "-H" || a == "-R") {
       if (!value(v)) {
         fprintf(stderr, "braid: %s needs a value\n%s", a.c_str(), USAGE);
         return 2;
       }
       if (a == "-c") file = v;
-      else flags.emplace_back(a == "-k" ? "links" : a == "-D" ? "socks" : a == "-L" ? "forward" : "http", v);
+      else
+        flags.emplace_back(a == "-k"   ? "links"
+                           : a == "-D" ? "socks"
+                           : a == "-L" ? "forward"
+                           : a == "-R" ? "remote-forward"
+                                       : "http",
+                           v);
     } else if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
       std::string key = a.substr(2);
       if (key == "secret" || key.compare(0, 7, "secret=") == 0) {

@@ -15,7 +15,7 @@ namespace braid {
 Session::Session(Loop &loop, Role role, uint64_t id, SessionHost *host, const Acl *acl,
                  std::string peer)
     : loop_(loop), role_(role), id_(id), host_(host), acl_(acl), peer_(std::move(peer)),
-      next_id_(role == Role::Client ? 1 : 2), peer_max_data_(SESSION_WINDOW),
+      next_id_(role == Role::Client ? 1 : 2), created_(loop.now()), peer_max_data_(SESSION_WINDOW),
       granted_(SESSION_WINDOW) {
   pump_timer_.set(loop_, [this] {
     pump_armed_ = false;
@@ -67,13 +67,14 @@ size_t Session::links_up() const {
 }
 
 bool Session::open_stream(int fd, const Target &t, const std::string &label, bool early,
-                          OpenCallback cb) {
+                          OpenCallback cb, const std::string &via) {
   if (down_ || streams_.size() >= max_streams_ || next_id_ > 0x7ffffff0u) return false;
   uint32_t id = next_id_;
   next_id_ += 2;
   auto st = std::make_unique<Stream>(*this, id, t, label);
   Stream *p = st.get();
   p->set_compress(compress_);
+  p->set_via(via);
   streams_.emplace(id, std::move(st));
   stats_.streams_total++;
   p->start_client(fd, early, std::move(cb));
@@ -381,14 +382,14 @@ void Session::protocol_error(Link &l, const std::string &why) {
 void Session::on_open(const Frame &f) {
   uint32_t id = f.h.stream;
   bool peer_parity = role_ == Role::Server ? (id & 1) == 1 : (id & 1) == 0;
-  if (!peer_parity || !acl_ || (peer_opened(id) && id != 0)) {
-    // A seen id is a duplicate OPEN (resent after a link loss): drop it quietly.
-    if (peer_parity && acl_) return;
+  if (!peer_parity) {
     std::string rst;
     frame_reset(rst, id, uint32_t(ResetCode::Protocol), 0);
     send_control(rst);
     return;
   }
+  // A seen id is a duplicate OPEN (resent after a link loss): drop it quietly.
+  if (peer_opened(id)) return;
   if (id > highest_peer_) {
     // Ids the peer skipped may still arrive on a slower link; remember them (bounded).
     // The oldest are forgotten first: an OPEN that late was lost, not delayed.
@@ -402,9 +403,16 @@ void Session::on_open(const Frame &f) {
     missing_.erase(id);
   }
   Target t;
-  size_t used = 0;
-  std::string rst;
-  if (target_decode(f.body, f.h.len, t, &used) != AddrParse::Ok || used != f.h.len) {
+  size_t used = 0, skip = 0;
+  std::string rst, via;
+  if (f.h.flags & FLAG_VIA) {
+    // len u8 | client name, then the target.
+    skip = 1 + size_t(f.body[0]);
+    if (f.body[0] == 0 || skip + 4 > f.h.len) skip = f.h.len;
+    else via.assign(reinterpret_cast<const char *>(f.body + 1), f.body[0]);
+  }
+  if (skip >= f.h.len || target_decode(f.body + skip, f.h.len - skip, t, &used) != AddrParse::Ok ||
+      skip + used != f.h.len) {
     frame_reset(rst, id, uint32_t(ResetCode::AddressUnsupported), 0);
   } else if (streams_.size() >= max_streams_) {
     LOG_INFO("session %016llx: stream %u to %s refused: %zu streams open (max-streams)",
@@ -415,14 +423,20 @@ void Session::on_open(const Frame &f) {
     send_control(rst);
     return;
   }
-  auto st = std::make_unique<Stream>(*this, id, t, peer_);
+  auto st = std::make_unique<Stream>(*this, id, t, via.empty() ? peer_ : via + " via " + peer_);
   Stream *p = st.get();
   p->set_compress(f.h.flags & FLAG_COMPRESS_ON     ? CompressMode::On
                   : f.h.flags & FLAG_COMPRESS_AUTO ? CompressMode::Auto
                                                    : CompressMode::Off);
+  p->set_via(via);
   streams_.emplace(id, std::move(st));
   stats_.streams_total++;
-  p->start_server(*acl_);
+  if (role_ == Role::Server && via.empty()) {
+    p->start_server(*acl_);
+    return;
+  }
+  uint32_t code = host_->on_peer_open(*this, *p, via);
+  if (code) p->abort(code, "", true);
 }
 
 void Session::on_link_frame(Link &l, const Frame &f) {
@@ -443,6 +457,10 @@ void Session::on_link_frame(Link &l, const Frame &f) {
     on_datagram(f);
     return;
   }
+  if (type == FrameType::Listen) {
+    host_->on_listen(*this, f);
+    return;
+  }
   if (type == FrameType::Reset && (assocs_.count(f.h.stream) || sinks_.count(f.h.stream))) {
     auto it = sinks_.find(f.h.stream);
     DatagramSink *sink = it == sinks_.end() ? nullptr : it->second;
@@ -459,8 +477,9 @@ void Session::on_link_frame(Link &l, const Frame &f) {
     return;
   }
   if (type == FrameType::GoAway) {
-    LOG_INFO("session %016llx: peer is going away (code %u)", (unsigned long long)id_,
-             get_u32(f.body + 4));
+    uint32_t code = get_u32(f.body + 4);
+    LOG_INFO("session %016llx: peer is going away (code %u)", (unsigned long long)id_, code);
+    if (code == uint32_t(GoAwayCode::Normal)) shutdown("the peer closed the session");
     return;
   }
   if (type == FrameType::Hello || type == FrameType::HelloAck) {
@@ -578,7 +597,14 @@ void Session::shutdown(const std::string &why) {
   // Closing a link calls back into on_link_down; take them out of the table first.
   auto links = std::make_shared<std::vector<std::unique_ptr<Link>>>(std::move(links_));
   links_.clear();
-  for (auto &l : *links) l->close("session closed");
+  // A peer that hears GOAWAY Normal ends the session at once instead of keeping it for a
+  // resume that will not come (a stopped client's listeners and relays go with it).
+  std::string bye;
+  frame_goaway(bye, highest_peer_, uint32_t(GoAwayCode::Normal));
+  for (auto &l : *links) {
+    if (l->up()) l->batch() += bye;
+    l->close("session closed");
+  }
   loop_.defer([links] {});
   host_->on_session_down(*this, why);
 }

@@ -211,6 +211,28 @@ const ClientEntry *Server::find_client(const std::string &name) const {
   return nullptr;
 }
 
+Session *Server::session_by_id(uint64_t id) {
+  auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+Session *Server::session_of(const std::string &name) {
+  Session *best = nullptr;
+  for (auto &kv : sessions_) {
+    Session *s = kv.second.get();
+    if (s->client() != name || !s->alive()) continue;
+    bool up = s->links_up() > 0, best_up = best && best->links_up() > 0;
+    if (!best || (up && !best_up) || (up == best_up && s->created() > best->created())) best = s;
+  }
+  return best;
+}
+
+uint32_t Server::on_peer_open(Session &s, Stream &st, const std::string &via) {
+  return relay_.open(s, st, via);
+}
+
+void Server::on_listen(Session &s, const Frame &f) { rforwards_.on_listen(s, f); }
+
 void Server::authenticated(Handshake &h, const Hello &hello, std::unique_ptr<Link> link) {
   handshake_done(&h);
   std::string f;
@@ -352,6 +374,7 @@ void Server::handshake_done(Handshake *h) {
 void Server::on_session_down(Session &s, const std::string &why) {
   LOG_INFO("server: session %016llx (%s) ended: %s", (unsigned long long)s.id(), s.peer().c_str(),
            why.c_str());
+  rforwards_.session_down(s);
   auto it = sessions_.find(s.id());
   if (it == sessions_.end()) return;
   std::shared_ptr<Session> dead(it->second.release());
@@ -364,6 +387,7 @@ void Server::stop() {
   stopping_ = true;
   LOG_INFO("server: stopping: listeners closed, draining open streams for up to %d s", DRAIN_S);
   listeners_.clear();
+  rforwards_.close_all();
   drain_started_ = loop_.now();
   drain_check();
 }

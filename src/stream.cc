@@ -200,7 +200,12 @@ bool Stream::produce(std::string &out, size_t max_payload, uint64_t session_cred
     uint8_t flags = compress_ == CompressMode::On     ? FLAG_COMPRESS_ON
                     : compress_ == CompressMode::Auto ? FLAG_COMPRESS_AUTO
                                                       : 0;
-    frame_open(out, id_, target_encode(target_), flags);
+    if (via_.empty()) {
+      frame_open(out, id_, target_encode(target_), flags);
+    } else {
+      std::string body(1, char(via_.size()));
+      frame_open(out, id_, body + via_ + target_encode(target_), flags | FLAG_VIA);
+    }
     open_sent_ = true;
   }
   // Bytes stranded on a dead link go first; they were within credit when first sent.

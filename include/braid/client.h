@@ -16,7 +16,9 @@
 #include "braid/link.h"
 #include "braid/listen.h"
 #include "braid/loop.h"
+#include "braid/acl.h"
 #include "braid/mux.h"
+#include "braid/rforward.h"
 #include "braid/tls.h"
 
 struct evdns_getaddrinfo_request;
@@ -39,7 +41,8 @@ class Client : public StreamOpener, public SessionHost, public LinkOwner, public
   std::string status_json(const std::string &what) const override;
 
   // StreamOpener
-  void open(int fd, const Target &t, const std::string &label, bool confirm, OpenCallback cb) override;
+  void open(int fd, const Target &t, const std::string &label, bool confirm, OpenCallback cb,
+            const std::string &via = "") override;
   uint32_t open_assoc(DatagramSink *sink) override;
   void send_datagram(uint32_t id, const Target &to, const uint8_t *p, size_t n, uint8_t flags) override;
   void close_assoc(uint32_t id) override;
@@ -47,6 +50,8 @@ class Client : public StreamOpener, public SessionHost, public LinkOwner, public
   void on_session_down(Session &s, const std::string &why) override;
   void on_link_lost(Session &s) override;
   void on_session_detached(Session &s, const std::string &why) override;
+  uint32_t on_peer_open(Session &s, Stream &st, const std::string &via) override;
+  void on_listen(Session &s, const Frame &f) override;
   // LinkOwner, for links while they authenticate
   void on_link_up(Link &l) override;
   void on_link_frame(Link &l, const Frame &f) override;
@@ -61,6 +66,7 @@ class Client : public StreamOpener, public SessionHost, public LinkOwner, public
     bool confirm;
     OpenCallback cb;
     double deadline;
+    std::string via;
   };
   struct Dialing {
     std::unique_ptr<Link> link;
@@ -91,6 +97,10 @@ class Client : public StreamOpener, public SessionHost, public LinkOwner, public
   std::vector<Dialing> dialing_;
   std::vector<std::unique_ptr<Candidate>> cands_;
   UpstreamProxy up_;
+  RemoteRequests remote_;
+  // Server-opened streams (remote and peer forwards) dial what the client can reach; which
+  // targets are accepted is RemoteRequests::accept's decision, not an address rule.
+  Acl open_acl_;
   size_t active_ = 0;      // the candidate the session lives on
   size_t race_next_ = 0;   // next candidate to dial in a race for a new session
   bool racing_ = false;

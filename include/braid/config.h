@@ -28,16 +28,28 @@ struct Cidr {
   std::string text;         // as written, for logs
 };
 
+// Where a client's remote forwards may bind on the server (clients file "listen=").
+struct ListenRule {
+  std::string host;         // IP literal as written, or "*" for any address
+  uint16_t lo = 0, hi = 0;  // port range, inclusive
+};
 struct ClientEntry {
   std::string name;
   std::string secret;       // 32 raw bytes
+  // HOST:PORT that other clients may reach through this one (peer-forward), "expose=".
+  std::vector<Endpoint> expose;
+  // Empty: remote forwards may bind on loopback (127.0.0.0/8, ::1), ports 1024 and up.
+  std::vector<ListenRule> listen;
 };
 
 enum class ConnectReply { Early, Confirmed };
 
-// An ssh -L style forward: connections to `bind` are tunnelled to host:port.
+// An ssh -L style forward: connections to `bind` are tunnelled to host:port. The same shape
+// serves remote forwards (bind on the server, host:port seen from the client) and peer
+// forwards (host:port seen from the client named `peer`).
 struct Forward {
   Endpoint bind;
+  std::string peer;  // peer-forward only
   std::string host;  // name or literal (IPv6 without brackets)
   uint16_t port = 0;
   std::string text;  // as written
@@ -69,6 +81,8 @@ struct Config {
   std::vector<Endpoint> http;    // HTTP proxy listeners, bind default 127.0.0.1
   std::vector<std::pair<std::string, std::string>> http_auth;   // user, password (Basic)
   std::vector<Forward> forwards;
+  std::vector<Forward> remote_forwards;  // bind is an IP literal on the server
+  std::vector<Forward> peer_forwards;
   std::vector<Endpoint> redir;   // transparent (SO_ORIGINAL_DST) listeners
   std::vector<Endpoint> dns;     // DNS over the tunnel, UDP and TCP on the same port
   ConnectReply connect_reply = ConnectReply::Early;
@@ -123,6 +137,14 @@ bool parse_endpoint(const std::string &text, const std::string &default_host, En
 bool parse_cidr(const std::string &text, Cidr &out, std::string &err);
 // "[BIND:]PORT:HOST:HOSTPORT"; IPv6 addresses in brackets.
 bool parse_forward(const std::string &text, Forward &out, std::string &err);
+// "[BIND:]PORT:PEER:HOST:HOSTPORT".
+// One option of a clients-file line: expose=HOST:PORT,... or listen=BIND:PORT[-PORT],...
+bool parse_client_option(const std::string &opt, ClientEntry &c, std::string &err);
+// True if a client's remote forward may bind `host` (IP literal) port `port` on the server.
+bool listen_permitted(const ClientEntry &c, const std::string &host, uint16_t port);
+// True if other clients may reach host:port through client c (its expose= list).
+bool expose_permitted(const ClientEntry &c, const std::string &host, uint16_t port);
+bool parse_peer_forward(const std::string &text, Forward &out, std::string &err);
 bool parse_pin(const std::string &text, std::string &raw32, std::string &err);  // "sha256:<64 hex>"
 std::string base64_encode(const std::string &raw);
 bool base64_decode(const std::string &text, std::string &raw);

@@ -23,7 +23,10 @@ enum class FrameType : uint8_t {
   Hello = 0x08,      // body: see hello.h
   HelloAck = 0x09,   // body: see hello.h
   Datagram = 0x0A,   // body: atyp u8 | addr | port u16 | payload  (stream = association id)
-};                   // flags: DNS (to/from the server's dns-upstream)
+                     // flags: DNS (to/from the server's dns-upstream)
+  Listen = 0x0B,     // remote forward; stream = request id. Request: bind | target (both SOCKS5
+                     // address form). Reply (flag REPLY): code u32 | port u16 | message.
+};                   // Cancel (flag CANCEL): empty body; the server closes that listener.
 constexpr uint8_t FRAME_EXTENSION_MIN = 0x40;  // types >= this are ignored when unknown
 
 constexpr uint8_t FLAG_FIN = 0x01;
@@ -32,7 +35,15 @@ constexpr uint8_t FLAG_PONG = 0x80;
 constexpr uint8_t FLAG_DNS = 0x04;
 // OPEN: the client's compression mode for the stream; the server uses it for its direction.
 constexpr uint8_t FLAG_COMPRESS_AUTO = 0x10;
-constexpr uint8_t FLAG_COMPRESS_ON = 0x20;  // DATAGRAM: addressed to / answered by the DNS upstream
+constexpr uint8_t FLAG_COMPRESS_ON = 0x20;
+// OPEN: the body starts with len u8 | client name: the server relays the stream to that client
+// (peer-forward); in a server-opened stream the name is the client it comes from.
+constexpr uint8_t FLAG_VIA = 0x40;
+// LISTEN: an answer to request `stream` / the client withdraws request `stream`.
+constexpr uint8_t FLAG_REPLY = 0x01;
+constexpr uint8_t FLAG_CANCEL = 0x02;
+constexpr size_t LISTEN_REPLY_MIN = 6;
+constexpr size_t LISTEN_MESSAGE_MAX = 200;  // DATAGRAM: addressed to / answered by the DNS upstream
 // Largest UDP payload a DATAGRAM carries; larger datagrams are dropped and counted.
 constexpr size_t MAX_DATAGRAM_PAYLOAD = 16 * 1024 - 64;
 
@@ -105,6 +116,11 @@ void frame_goaway(std::string &out, uint32_t last_stream, uint32_t code);
 // OPEN with a target in SOCKS5 address form (see addr.h); the body must fit a frame.
 void frame_open(std::string &out, uint32_t stream, const std::string &socks_addr, uint8_t flags = 0);
 void frame_open_ack(std::string &out, uint32_t stream);
+// LISTEN request (bind and target in SOCKS5 address form), its reply and its withdrawal.
+void frame_listen(std::string &out, uint32_t req, const std::string &bind, const std::string &target);
+void frame_listen_reply(std::string &out, uint32_t req, uint32_t code, uint16_t port,
+                        const std::string &message);
+void frame_listen_cancel(std::string &out, uint32_t req);
 // DATAGRAM for association `assoc` to/from `socks_addr`; false if it does not fit a frame.
 bool frame_datagram(std::string &out, uint32_t assoc, const std::string &socks_addr,
                     const uint8_t *p, size_t n, uint8_t flags);

@@ -90,6 +90,11 @@ constexpr size_t MAX_PENDING_REQUESTS = 4096;      // client requests waiting fo
 constexpr size_t MAX_NAME = 64;                    // client name length
 constexpr size_t CONFIG_MAX_BYTES = 1 << 20;       // config, clients and auth files
 constexpr size_t CONFIG_MAX_LINE = 4096;
+// expose= and listen= entries per clients-file line: checked linearly per request.
+constexpr size_t MAX_CLIENT_RULES = 64;
+// Remote-forward listeners one session may hold on the server (each is a socket and a request a
+// client can repeat).
+constexpr size_t MAX_REMOTE_FORWARDS = 64;
 
 } // namespace braid
 

@@ -23,8 +23,9 @@ class StreamOpener {
   // Takes fd. `confirm`: cb(0) only once the server connected the target, else cb(code);
   // otherwise cb(0) as soon as a session can carry the stream (before any tunnelled byte is
   // written to fd). On failure cb(code) runs and the opener closes fd afterwards.
+  // `via`: relay to the client of that name, which connects t (peer-forward).
   virtual void open(int fd, const Target &t, const std::string &label, bool confirm,
-                    OpenCallback cb) = 0;
+                    OpenCallback cb, const std::string &via = "") = 0;
   // UDP: an association on the current session for sink (0 when no session is up; the sink
   // hears on_assoc_closed when the session ends), datagrams on it, and its end.
   virtual uint32_t open_assoc(DatagramSink *sink) = 0;
@@ -122,7 +123,8 @@ class DnsForwarder : public DatagramSink {
   void expire();
 };
 
-// ssh -L style: every connection goes to one fixed target.
+// ssh -L style: every connection goes to one fixed target; for a peer-forward, as seen from
+// the client named f.peer, through the server.
 class ForwardListener : public Listener {
  public:
   ForwardListener(Loop &loop, StreamOpener &opener, const Forward &f);
@@ -133,6 +135,7 @@ class ForwardListener : public Listener {
  private:
   StreamOpener &opener_;
   Target target_;
+  std::string peer_;
 };
 
 // Transparent proxy: connections that nftables/iptables redirected here go to their original

@@ -34,6 +34,15 @@ class SessionHost {
   virtual void on_link_lost(Session &) {}
   // The last link died: streams wait up to the resume timeout for a link to come back.
   virtual void on_session_detached(Session &, const std::string &) {}
+  // The peer opened st where the session cannot dial by itself: an OPEN naming a peer client
+  // (server, `via` = that client), or a stream the server opened (client; `via` = the client
+  // it comes from, empty for a remote forward). Returns 0 once the host has taken the stream
+  // over (it calls st.start_server or st.complete_open), else the ResetCode that refuses it.
+  virtual uint32_t on_peer_open(Session &, Stream &, const std::string & /*via*/) {
+    return uint32_t(ResetCode::NotAllowed);
+  }
+  // A LISTEN frame (remote forwards): request or cancel on the server, reply on the client.
+  virtual void on_listen(Session &, const Frame &) {}
 };
 
 struct SessionStats {
@@ -52,6 +61,7 @@ class Session : public LinkOwner {
   uint64_t id() const { return id_; }
   const std::string &peer() const { return peer_; }
   bool alive() const { return !down_; }
+  double created() const { return created_; }  // loop time
   size_t stream_count() const { return streams_.size(); }
   void set_max_streams(size_t n) { max_streams_ = n; }
 
@@ -67,9 +77,12 @@ class Session : public LinkOwner {
   const std::string &client() const { return client_; }
   void set_client(std::string name) { client_ = std::move(name); }
   void set_join_token(std::string t) { join_token_ = std::move(t); }
-  // Client: opens a stream for fd to target. Returns false (and leaves fd alone) if the
-  // session cannot take one more stream.
-  bool open_stream(int fd, const Target &t, const std::string &label, bool early, OpenCallback cb);
+  // Opens a stream for fd to target (client ids odd, server ids even: remote and peer
+  // forwards). `via`: the client name its OPEN carries (peer forwards). Returns false (and
+  // leaves fd alone) if the session cannot take one more stream.
+  bool open_stream(int fd, const Target &t, const std::string &label, bool early, OpenCallback cb,
+                   const std::string &via = "");
+  Stream *stream(uint32_t id) { return find(id); }
   // Resets every stream and closes every link; on_session_down follows.
   void shutdown(const std::string &why);
 
@@ -135,6 +148,7 @@ class Session : public LinkOwner {
   uint32_t highest_peer_ = 0; // highest stream id the peer opened
   size_t max_streams_ = 16384;
   bool down_ = false;
+  double created_;
   // Session credit in bytes summed over streams: what we may send and what we granted.
   uint64_t tx_total_ = 0, peer_max_data_;
   uint64_t rx_total_ = 0, consumed_ = 0, granted_;

@@ -18,13 +18,15 @@
 #include "braid/listen.h"
 #include "braid/loop.h"
 #include "braid/mux.h"
+#include "braid/relay.h"
+#include "braid/rforward.h"
 #include "braid/tls.h"
 
 namespace braid {
 
 class Handshake;
 
-class Server : public SessionHost, public StatusSource {
+class Server : public SessionHost, public StatusSource, public SessionDirectory {
  public:
   Server(Loop &loop, const Config &cfg);
   ~Server() override;
@@ -42,10 +44,15 @@ class Server : public SessionHost, public StatusSource {
   void handshake_done(Handshake *h);
   bool has_fallback() const { return !cfg_.fallback.host.empty(); }
   void to_fallback(std::unique_ptr<Link> link);
-  const ClientEntry *find_client(const std::string &name) const;
+  // SessionDirectory (remote and peer forwards)
+  const ClientEntry *find_client(const std::string &name) const override;
+  Session *session_by_id(uint64_t id) override;
+  Session *session_of(const std::string &name) override;
   ReplayCache &replay() { return replay_; }
   Loop &loop() { return loop_; }
   void on_session_down(Session &s, const std::string &why) override;
+  uint32_t on_peer_open(Session &s, Stream &st, const std::string &via) override;
+  void on_listen(Session &s, const Frame &f) override;
 
  private:
   Loop &loop_;
@@ -58,6 +65,9 @@ class Server : public SessionHost, public StatusSource {
   bool sync_listeners(std::string &err);
   std::list<std::unique_ptr<Handshake>> handshakes_;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
+  // After sessions_: destroyed first, so no listener outlives the sessions it serves.
+  RemoteForwards rforwards_{loop_, *this};
+  PeerRelay relay_{*this};
   std::unique_ptr<Control> control_;
   std::list<std::unique_ptr<FallbackRelay>> relays_;
   Timer drain_timer_;

@@ -49,8 +49,17 @@ class Stream {
   // Client: takes fd. early = the application was already told "connected", so start reading
   // now (OPEN and the first DATA leave together); else wait for on_open_ack and call cb.
   void start_client(int fd, bool early, OpenCallback cb);
-  // Server: resolve + connect the target; OPEN_ACK or RESET follows.
+  // Server (and a client answering a server-opened stream): resolve + connect the target
+  // through acl; OPEN_ACK or RESET follows.
   void start_server(const Acl &acl);
+  // The same ending without a dial: fd is already connected (the server's end of a peer
+  // relay), or fd < 0 and code says why not (RESET with code).
+  void complete_open(int fd, uint32_t code, const std::string &why) { dial_done(fd, code, why); }
+  // Peer forwards: the client name an OPEN carries (the peer to relay to, or, in a stream the
+  // server opened, the client it came from). Set before the OPEN goes out.
+  void set_via(std::string name) { via_ = std::move(name); }
+  const std::string &via() const { return via_; }
+  CompressMode compress() const { return compress_; }
 
   // Frame handlers (the session has checked the stream id).
   void on_open_ack();
@@ -101,6 +110,7 @@ class Stream {
   uint32_t id_;
   Target target_;
   std::string label_;
+  std::string via_;
   StreamState state_ = StreamState::Opening;
   int fd_ = -1;
   IoEvent rev_, wev_;

@@ -3,6 +3,7 @@
 // config_begin / config_line / config_end, once as a client and once as a server, like a file.
 // Keys naming files (secret-file, clients, socks-auth-file) really open them; lines that point
 // into /dev, /proc or /sys are dropped so a generated "/dev/stdin" cannot block the fuzzer.
+// Every line also goes through the clients-file option and forward-spec parsers.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -53,5 +54,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!cur.empty()) lines.push_back(cur);
   run(Role::Client, lines);
   run(Role::Server, lines);
+  for (const std::string &l : lines) {
+    ClientEntry c;
+    Forward f;
+    std::string err;
+    if (!parse_client_option(l, c, err)) require(!err.empty());
+    require(c.expose.size() <= 64 && c.listen.size() <= 64);
+    for (const ListenRule &r : c.listen) {
+      require(r.lo >= 1 && r.lo <= r.hi);
+      (void)listen_permitted(c, "127.0.0.1", r.lo);
+    }
+    (void)expose_permitted(c, "localhost", 22);
+    err.clear();
+    if (!parse_peer_forward(l, f, err)) require(!err.empty());
+    else require(f.port != 0 && !f.host.empty());
+  }
   return 0;
 }

@@ -88,7 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       require(f.payload == f.body + DATA_PREFIX && f.payload_len + DATA_PREFIX == f.h.len);
       require(f.offset < (uint64_t(1) << 62));
     }
-    require(f.h.type <= uint8_t(FrameType::Datagram) || f.h.type >= FRAME_EXTENSION_MIN);
+    require(f.h.type <= uint8_t(FrameType::Listen) || f.h.type >= FRAME_EXTENSION_MIN);
     // A strict prefix of a complete frame is never an error, only need-more.
     Frame g;
     size_t u2 = 0;

@@ -44,6 +44,10 @@ def frames():
     w(F, "session", hdr(1, 0, len(openaddr), 1) + openaddr + hdr(2, 0, 0, 1)
       + data(1, 0, b"GET / HTTP/1.0\r\n\r\n") + hdr(3, 0, 16, 1) + struct.pack(">QQ", 18, 262162)
       + data(1, 18, b"", 1) + hdr(4, 0, 12, 1) + struct.pack(">IQ", 5, 18))
+    bind, tgt = b"\x01\x7f\x00\x00\x01\x08\xae", b"\x03\x09localhost\x00\x16"
+    w(F, "listen", hdr(0x0B, 0, len(bind + tgt), 1) + bind + tgt
+      + hdr(0x0B, 1, 6 + 5, 1) + struct.pack(">IH", 0, 2222) + b"hello" + hdr(0x0B, 2, 0, 1))
+    w(F, "open_via", hdr(1, 0x40, 1 + 3 + 7, 2) + b"\x03bob" + b"\x01\x0a\x00\x00\x01\x00\x16")
     w(F, "bad_too_long", hdr(0, 0, 16377, 1) + b"\0" * 8)
     w(F, "bad_unknown_type", hdr(0x0A, 0, 0, 1))
     w(F, "bad_short_data", hdr(0, 0, 7, 1) + b"\0" * 7)
@@ -124,6 +128,9 @@ max-sessions = 10
 max-streams = 100
 """.encode())
     w(C, "both", f"[client]\r\nname = a\r\nsecret = {sec}\r\n\r\n[server]\r\nlisten = 1\r\n".encode())
+    w(C, "forwards", b"[client]\nremote-forward = 0.0.0.0:8022:127.0.0.1:22\n"
+      b"peer-forward = 2022:office:[::1]:22\nexpose=127.0.0.1:22,nas:445\n"
+      b"listen=0.0.0.0:8000-8100,*:22,[::]:443\n")
     w(C, "bad_key", b"[client]\nsever = x:1\n")
     w(C, "bad_section", b"[clint]\nlinks = 1\n")
     w(C, "no_section", b"links = 3\n")

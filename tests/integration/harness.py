@@ -654,6 +654,41 @@ def _echo(sock):
         pass
 
 
+def start_source_server(seed, n):
+    """A TCP server that sends det_bytes(seed, n) to each connection, then ends its side."""
+    def handle(sock):
+        for c in det_chunks(seed, n):
+            sock.sendall(c)
+        sock.shutdown(socket.SHUT_WR)
+    return start_tcp_server(handle)
+
+
+def start_sink_server():
+    """A TCP server that reads each connection to EOF and answers with the SHA-256 hex of it."""
+    def handle(sock):
+        hasher = hashlib.sha256()
+        read_to_eof(sock, hasher=hasher)
+        sock.sendall(hasher.hexdigest().encode())
+    return start_tcp_server(handle)
+
+
+def download_sha256(port, host="127.0.0.1", timeout=60):
+    """Connects and reads to EOF; returns the SHA-256 hex of what arrived."""
+    hasher = hashlib.sha256()
+    with socket.create_connection((host, port), timeout=limit(dl(timeout))) as s:
+        read_to_eof(s, hasher=hasher, timeout=dl(timeout))
+    return hasher.hexdigest()
+
+
+def upload_det(port, seed, n, host="127.0.0.1", timeout=60):
+    """Sends det_bytes(seed, n), ends the direction, and returns the (sink's) answer."""
+    with socket.create_connection((host, port), timeout=limit(dl(timeout))) as s:
+        for c in det_chunks(seed, n):
+            s.sendall(c)
+        s.shutdown(socket.SHUT_WR)
+        return read_to_eof(s, max_bytes=100, timeout=dl(timeout)).decode()
+
+
 def start_echo_server(host="127.0.0.1"):
     """Echo server: echoes until EOF, then shuts down its write side. Returns the port."""
     return start_tcp_server(_echo, host)

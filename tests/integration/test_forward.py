@@ -1,9 +1,7 @@
 # SPDX-License-Identifier: MIT
 # ssh -L style forwards: a 64 MiB transfer intact in each direction through one forward, two
 # forwards at once to different targets, and a malformed forward spec refused with file:line.
-import hashlib
 import os
-import socket
 import threading
 
 import harness as h
@@ -12,21 +10,8 @@ MiB = h.MiB
 SIZE = 64 * MiB
 
 
-def source(seed, n):
-    def handle(sock):
-        for c in h.det_chunks(seed, n):
-            sock.sendall(c)
-        sock.shutdown(socket.SHUT_WR)
-    return h.start_tcp_server(handle)
 
 
-def sink():
-    """Reads to EOF and answers with the SHA-256 of what it got."""
-    def handle(sock):
-        hasher = hashlib.sha256()
-        h.read_to_eof(sock, hasher=hasher)
-        sock.sendall(hasher.hexdigest().encode())
-    return h.start_tcp_server(handle)
 
 
 def forward_port(client, target_port):
@@ -35,19 +20,8 @@ def forward_port(client, target_port):
     return int(m.group(1))
 
 
-def download(port, n):
-    hasher = hashlib.sha256()
-    with socket.create_connection(("127.0.0.1", port), timeout=h.limit(h.dl(60))) as s:
-        got = h.read_to_eof(s, hasher=hasher, timeout=h.dl(60))
-    return got, hasher.hexdigest()
 
 
-def upload(port, seed, n):
-    with socket.create_connection(("127.0.0.1", port), timeout=h.limit(h.dl(60))) as s:
-        for c in h.det_chunks(seed, n):
-            s.sendall(c)
-        s.shutdown(socket.SHUT_WR)
-        return h.read_to_eof(s, max_bytes=100, timeout=h.dl(60)).decode()
 
 
 def run():
@@ -55,7 +29,7 @@ def run():
         pin = h.keygen(d)
         secret = h.make_secret()
         server, sport = h.start_server(d, {"alice": secret})
-        src, snk = source(11, SIZE), sink()
+        src, snk = h.start_source_server(11, SIZE), h.start_sink_server()
         client, _ = h.start_client(d, sport, pin, "alice", secret, extra=(
             "forward = 0:127.0.0.1:%d" % src, "forward = 127.0.0.1:0:localhost:%d" % snk))
         fsrc, fsnk = forward_port(client, src), None
@@ -64,11 +38,11 @@ def run():
 
         def both():
             res = {}
-            t = threading.Thread(target=lambda: res.update(up=upload(fsnk, 12, SIZE)))
+            t = threading.Thread(target=lambda: res.update(up=h.upload_det(fsnk, 12, SIZE)))
             t.start()
-            res["down"] = download(fsrc, SIZE)
+            res["down"] = h.download_sha256(fsrc)
             t.join(h.limit(h.dl(90)))
-            h.check_eq(res["down"][1], h.det_sha256(11, SIZE), "64 MiB through forward 1 (download)")
+            h.check_eq(res["down"], h.det_sha256(11, SIZE), "64 MiB through forward 1 (download)")
             h.check_eq(res.get("up"), h.det_sha256(12, SIZE), "64 MiB through forward 2 (upload)")
 
         def malformed():

@@ -30,12 +30,6 @@ def start_tinyproxy(d):
     raise TimeoutError("tinyproxy did not start:\n" + p.tail())
 
 
-def source(seed, n):
-    def handle(sock):
-        for c in h.det_chunks(seed, n):
-            sock.sendall(c)
-        sock.shutdown(socket.SHUT_WR)
-    return h.start_tcp_server(handle)
 
 
 def download(socks, port, n):
@@ -55,7 +49,7 @@ def run():
         pin = h.keygen(d)
         secret = h.make_secret()
         server, sport = h.start_server(d, {"alice": secret, "carol": secret})
-        src = source(3, 8 * MiB)
+        src = h.start_source_server(3, 8 * MiB)
 
         def http_proxy():
             tp, tport = start_tinyproxy(d)

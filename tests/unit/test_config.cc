@@ -268,7 +268,7 @@ void test_missing_required() {
                      "printed by \"braid keygen\""},
       {"name", "client.conf: missing required key \"name\" in [client]"},
       {"secret", "client.conf: missing required key \"secret-file\" (or \"secret\") in [client]"},
-      {"socks", "client.conf: missing required key listener (\"socks\", \"http\", \"forward\", \"redir\" or \"dns\") in [client]; add socks = [BIND:]PORT"},
+      {"socks", "client.conf: missing required key listener (\"socks\", \"http\", \"forward\", \"remote-forward\", \"peer-forward\", \"redir\" or \"dns\") in [client]; add socks = [BIND:]PORT"},
   };
   for (const auto &c : cases) {
     ConfigParser p;
@@ -562,6 +562,70 @@ void test_garbage() {
   }
 }
 
+void test_forwards() {
+  Forward f;
+  std::string err;
+  CHECK(parse_peer_forward("2222:office:127.0.0.1:22", f, err));
+  CHECK_EQ(f.peer, std::string("office"));
+  CHECK_EQ(f.bind.host, std::string("127.0.0.1"));
+  CHECK_EQ(f.bind.port, 2222);
+  CHECK_EQ(f.host, std::string("127.0.0.1"));
+  CHECK_EQ(f.port, 22);
+  CHECK(parse_peer_forward("[::1]:53:nas:[2001:db8::1]:53", f, err));
+  CHECK_EQ(f.bind.host, std::string("::1"));
+  CHECK_EQ(f.peer, std::string("nas"));
+  CHECK_EQ(f.host, std::string("2001:db8::1"));
+  CHECK(!parse_peer_forward("2222:127.0.0.1:22", f, err));
+  CHECK_STR_CONTAINS(err, "expected [BIND:]PORT:PEER:HOST:HOSTPORT");
+  CHECK_STR_CONTAINS(line_error("peer-forward = 1:bad/peer:h:2"), "peer \"bad/peer\": expected 1 to 64");
+  CHECK_STR_CONTAINS(line_error("remote-forward = example.org:80:127.0.0.1:80"),
+                     "must be an IP address of the server");
+  CHECK_STR_CONTAINS(line_error("remote-forward = 0:127.0.0.1:80"), "port must be from 1 to 65535");
+  ConfigParser p;
+  CHECK(feed(p, Role::Client, {"[client]", "remote-forward = 0.0.0.0:8022:127.0.0.1:22",
+                               "peer-forward = 2022:office:127.0.0.1:22"}));
+  CHECK_EQ(p.cfg.remote_forwards.size(), size_t(1));
+  CHECK_EQ(p.cfg.peer_forwards.size(), size_t(1));
+}
+
+void test_client_options() {
+  ClientEntry c;
+  std::string err;
+  CHECK(parse_client_option("expose=127.0.0.1:22,NAS.lan:445,[::1]:80", c, err));
+  CHECK_EQ(c.expose.size(), size_t(3));
+  CHECK(expose_permitted(c, "127.0.0.1", 22));
+  CHECK(expose_permitted(c, "nas.LAN", 445));
+  CHECK(expose_permitted(c, "0:0::1", 80));
+  CHECK(!expose_permitted(c, "127.0.0.1", 23));
+  CHECK(!expose_permitted(c, "127.0.0.2", 22));
+  ClientEntry none;
+  CHECK(!expose_permitted(none, "127.0.0.1", 22));
+  // Without listen= rules: loopback, ports 1024 and up.
+  CHECK(listen_permitted(none, "127.0.0.1", 1024));
+  CHECK(listen_permitted(none, "127.1.2.3", 65535));
+  CHECK(listen_permitted(none, "::1", 8080));
+  CHECK(!listen_permitted(none, "127.0.0.1", 1023));
+  CHECK(!listen_permitted(none, "0.0.0.0", 8080));
+  CHECK(parse_client_option("listen=0.0.0.0:8000-8010,*:22,[::]:443", c, err));
+  CHECK(listen_permitted(c, "0.0.0.0", 8005));
+  CHECK(!listen_permitted(c, "0.0.0.0", 8011));
+  CHECK(!listen_permitted(c, "127.0.0.1", 8005));
+  CHECK(listen_permitted(c, "10.1.2.3", 22));
+  CHECK(listen_permitted(c, "::", 443));
+  CHECK(!listen_permitted(c, "::", 444));
+  CHECK(!parse_client_option("listen=0.0.0.0:9-8", c, err));
+  CHECK_STR_CONTAINS(err, "ports must be PORT or LO-HI");
+  CHECK(!parse_client_option("listen=host.example:80", c, err));
+  CHECK_STR_CONTAINS(err, "BIND an IP address or *");
+  CHECK(!parse_client_option("expose=127.0.0.1", c, err));
+  CHECK_STR_CONTAINS(err, "expected expose=HOST:PORT");
+  std::string many = "expose=";
+  for (int i = 0; i < 70; i++) many += (i ? "," : "") + std::string("h:") + std::to_string(i + 1);
+  ClientEntry m;
+  CHECK(!parse_client_option(many, m, err));
+  CHECK_STR_CONTAINS(err, "more than 64");
+}
+
 const CheckCase CASES[] = {
     {"client_valid", test_client_valid},       {"client_defaults", test_client_defaults},
     {"server_valid", test_server_valid},       {"both_sections", test_both_sections},
@@ -572,6 +636,7 @@ const CheckCase CASES[] = {
     {"socks_auth_file", test_socks_auth_file}, {"base64", test_base64},
     {"hex_and_pin", test_hex_and_pin},         {"cidr", test_cidr},
     {"endpoint", test_endpoint},               {"garbage", test_garbage},
+    {"forwards", test_forwards},               {"client_options", test_client_options},
 };
 
 } // namespace

@@ -315,8 +315,34 @@ void test_stream_rules() {
   expect_error(raw(uint8_t(FrameType::StopSending), 0, 4, 0, std::string(4, '\0')), "on stream 0");
 }
 
+void test_listen() {
+  std::string s;
+  frame_listen(s, 7, std::string("\x01\x7f\x00\x00\x01\x08\xae", 7),
+               std::string("\x01\x0a\x00\x00\x01\x00\x16", 7));
+  Frame f;
+  CHECK(decode_whole(s, f));
+  CHECK_EQ(f.h.type, uint8_t(FrameType::Listen));
+  CHECK_EQ(f.h.flags, uint8_t(0));
+  CHECK_EQ(f.h.stream, uint32_t(7));
+  CHECK_EQ(f.h.len, uint16_t(14));
+  s.clear();
+  frame_listen_reply(s, 7, 2, 2222, std::string(300, 'x'));  // message cut to 200 bytes
+  CHECK(decode_whole(s, f));
+  CHECK_EQ(f.h.flags, FLAG_REPLY);
+  CHECK_EQ(f.h.len, uint16_t(LISTEN_REPLY_MIN + LISTEN_MESSAGE_MAX));
+  CHECK_EQ(get_u32(f.body), uint32_t(2));
+  CHECK_EQ(get_u16(f.body + 4), uint16_t(2222));
+  s.clear();
+  frame_listen_cancel(s, 9);
+  CHECK(decode_whole(s, f));
+  CHECK_EQ(f.h.flags, FLAG_CANCEL);
+  CHECK_EQ(f.h.len, uint16_t(0));
+  // A request id is a stream field: never 0.
+  expect_error(raw(uint8_t(FrameType::Listen), 0, 0, 0), "frame type 11 on stream 0");
+}
+
 void test_unknown_types() {
-  for (int t = 0x0b; t < 0x40; ++t) {
+  for (int t = 0x0c; t < 0x40; ++t) {
     expect_error(raw(uint8_t(t), 0, 0, 1), "unknown frame type " + std::to_string(t));
     expect_error(raw(uint8_t(t), 0, 0, 0), "unknown frame type");
   }
@@ -416,6 +442,7 @@ const CheckCase CASES[] = {
     {"exact_sizes", test_exact_sizes},
     {"stream_rules", test_stream_rules},
     {"unknown_types", test_unknown_types},
+    {"listen", test_listen},
     {"data_offset_range", test_data_offset_range},
     {"reset_code_str", test_reset_code_str},
     {"int_helpers", test_int_helpers},

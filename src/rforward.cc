@@ -154,6 +154,22 @@ void RemoteForwards::session_down(Session &s) {
 
 void RemoteForwards::close_all() { entries_.clear(); }
 
+void RemoteForwards::recheck() {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    Entry &e = **it;
+    const ClientEntry *c = dir_.find_client(e.client);
+    if (c && listen_permitted(*c, target_host(e.addr), e.addr.port)) {
+      ++it;
+      continue;
+    }
+    std::string why = c ? "no longer in the listen= rules of \"" + e.client + "\" in the server's clients file"
+                        : "client \"" + e.client + "\" is no longer in the server's clients file";
+    LOG_INFO("server: remote-forward %s closed: %s", e.addr.str().c_str(), why.c_str());
+    if (Session *s = dir_.session_by_id(e.session)) reply(*s, e.req, uint32_t(ResetCode::NotAllowed), 0, why);
+    it = entries_.erase(it);
+  }
+}
+
 // --- client ------------------------------------------------------------------------------------
 
 void RemoteRequests::send(Session &s, Req &r) {
@@ -196,7 +212,8 @@ void RemoteRequests::on_reply(const Frame &f) {
                  r.f.text.c_str(), r.f.bind.str().c_str(), r.f.host.c_str(), r.f.port);
       r.state = State::Listening;
     } else {
-      LOG_ERROR("remote-forward %s: refused by the server: %s", r.f.text.c_str(),
+      LOG_ERROR("remote-forward %s: %s by the server: %s", r.f.text.c_str(),
+                r.state == State::Listening ? "closed" : "refused",
                 msg.empty() ? reset_code_str(code) : msg.c_str());
       r.state = State::Refused;
     }

@@ -189,6 +189,7 @@ void Server::reload(const Config &next) {
   cfg_.control = keep.control;
   std::string err;
   if (!sync_listeners(err)) LOG_ERROR("reload: %s; the other listeners are in place", err.c_str());
+  rforwards_.recheck();
   log_set_level(cfg_.verbose);
   LOG_INFO("server: configuration reloaded (%zu clients)%s%s", cfg_.clients.size(),
            restart.empty() ? "" : "; a restart is needed to change: ", restart.c_str());

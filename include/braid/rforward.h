@@ -31,6 +31,9 @@ class RemoteForwards {
   void on_listen(Session &s, const Frame &f);  // request or cancel from s
   void session_down(Session &s);               // closes the listeners s owns
   void close_all();                            // server stopping
+  // SIGHUP: closes the listeners the new clients file no longer allows and tells their
+  // clients (a LISTEN reply with the refusal).
+  void recheck();
   size_t count() const { return entries_.size(); }
 
  private:

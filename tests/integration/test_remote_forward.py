@@ -5,6 +5,8 @@
 # the listener goes away with the session and comes back with the client's next session; a
 # client restarted before its old session timed out takes its listener over.
 import socket
+import os
+import signal
 import threading
 import time
 
@@ -103,10 +105,28 @@ def run():
             time.sleep(h.dl(4))  # the old session times out; the listener must stay
             h.check(not refused(p_src), "listener stays after the old session ended")
 
+        def reload_revokes():
+            c6, _ = h.start_client(d, sport, pin, "carol", carol, tag="carol3", extra=(
+                "remote-forward = 0.0.0.0:%d:127.0.0.1:%d" % (carol_port, echo),))
+            c6.wait_for(r"remote-forward 0\.0\.0\.0:%d:\S*: the server listens" % carol_port, h.dl(10))
+            h.check(not refused(carol_port), "carol's listener is up before the reload")
+            mark, cmark = server.mark(), c6.mark()
+            h.write(os.path.join(d, "server.clients"), "alice %s\ncarol %s listen=127.0.0.1:1024-65535\n"
+                    % (alice, carol))
+            os.kill(server.pid, signal.SIGHUP)
+            server.wait_for(r"remote-forward 0\.0\.0\.0:%d closed: no longer in the listen= rules" % carol_port,
+                            h.dl(10), since=mark)
+            c6.wait_for(r"remote-forward 0\.0\.0\.0:%d:\S*: closed by the server: no longer" % carol_port,
+                        h.dl(10), since=cmark)
+            h.check(refused(carol_port), "the revoked listener is closed")
+            h.check(not refused(p_src), "alice's listener is untouched by the reload")
+            c6.stop()
+
         h.run_cases([("64 MiB each way through two remote forwards", both),
                      ("binds outside the rules are refused, logged on both sides", refusals),
                      ("listen= opens other addresses; a held bind is not given to another client", listen_rule),
-                     ("the listener follows the session", follows_session)])
+                     ("the listener follows the session", follows_session),
+                     ("SIGHUP with fewer listen= rules closes what they no longer allow", reload_revokes)])
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ fuzz: deps
 bench: build
 	@mkdir -p $(BUILD)/bench
 	@BRAID=$(abspath $(BUILD))/braid python3 tests/bench/stripe_bench.py --json $(BUILD)/bench/stripe.json
+	@BRAID=$(abspath $(BUILD))/braid python3 tests/bench/forward_bench.py --json $(BUILD)/bench/forward.json
 	@sh tests/bench/install-peers.sh
 	@BRAID=$(abspath $(BUILD))/braid python3 tests/bench/peers_bench.py --json $(BUILD)/bench/peers.json
 

@@ -53,10 +53,11 @@ fuzz: deps
 # Benchmarks print figures; they are never part of `make check`.
 bench: build
 	@mkdir -p $(BUILD)/bench
+	@if [ "$(BRAID_TLS)" = mbedtls ]; then cmake --build $(BUILD) --target aead_cost >/dev/null; fi
 	@BRAID=$(abspath $(BUILD))/braid python3 tests/bench/stripe_bench.py --json $(BUILD)/bench/stripe.json
 	@BRAID=$(abspath $(BUILD))/braid python3 tests/bench/forward_bench.py --json $(BUILD)/bench/forward.json
 	@sh tests/bench/install-peers.sh
-	@BRAID=$(abspath $(BUILD))/braid python3 tests/bench/peers_bench.py --json $(BUILD)/bench/peers.json
+	@BRAID=$(abspath $(BUILD))/braid python3 tests/bench/peers_bench.py --json $(BUILD)/bench/peers.json --aead-cost $(abspath $(BUILD))/aead_cost
 
 install: build
 	@cmake --install $(BUILD) --prefix $(or $(PREFIX),/usr/local)

@@ -26,6 +26,7 @@ import argparse
 import base64
 import errno
 import json
+import re
 import os
 import resource
 import select
@@ -794,6 +795,9 @@ def main():
     ap.add_argument("--only", default="", help="comma list of peers: braid,ss-aes,ss-chacha,ssh,"
                     "microsocks")
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    ap.add_argument("--aead-cost", default=os.path.join(HERE, "..", "..", "build", "aead_cost"),
+                    help="tests/bench/aead_cost.cc built against braid's mbedTLS (make bench "
+                    "builds it); absent for an OpenSSL build")
     ap.add_argument("--json", default=os.path.join(HERE, "..", "..", "build", "bench",
                                                    "peers.json"))
     a = ap.parse_args()
@@ -895,6 +899,12 @@ def main():
             except OSError:
                 pass
     res["machine"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
+    if os.access(a.aead_cost, os.X_OK):
+        # The floor under braid's CPU per GiB: seal + open of every byte with the same library.
+        out = subprocess.run([a.aead_cost, "256"], capture_output=True, text=True, timeout=300).stdout
+        res["aead_cpu_s_per_gib"] = {m.group(1): float(m.group(2)) for m in
+                                     re.finditer(r"aead (\S+) cpu_s_per_gib ([\d.]+)", out)}
+        log("mbedTLS AEAD cost, seal + open, CPU s/GiB: %s" % res["aead_cpu_s_per_gib"])
     report(res, a)
     res["elapsed_s"] = time.monotonic() - T0
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
@@ -995,6 +1005,13 @@ def report(res, a):
         goals.append({"goal": name, "value": value, "limit": limit, "pass": ok})
         print("%-5s %-62s %s" % ("PASS" if ok else "MISS", name, text))
     print("\n== goals (informational)")
+    aead = res.get("aead_cpu_s_per_gib", {}).get("aes-128-gcm")
+    b_cpu = g("braid", "down", "cpu_s_per_gib")
+    if aead:
+        goal("mbedTLS build: CPU s/GiB <= AEAD's own cost + 1.0", b_cpu, aead + 1.0,
+             "braid %s s/GiB (down, both ends); AES-128-GCM seal+open alone %.2f s/GiB "
+             "(chacha20-poly1305 %.2f)" % (fmt(b_cpu, "%.2f"), aead,
+                                          res["aead_cpu_s_per_gib"].get("chacha20-poly1305", 0)))
     ss_lat = [g(k, "latency", "median_ms") for k in ss if g(k, "latency", "median_ms")]
     b_lat = g("braid", "latency", "median_ms")
     v = b_lat / min(ss_lat) if b_lat and ss_lat else None

@@ -122,6 +122,8 @@ config client 'c1'
 	option secret_file '{d}/router1.secret'
 	list socks '127.0.0.1:1080'
 	list socks '127.0.0.1:1081'
+	list remote_forward '127.0.0.1:8080:192.168.1.1:80'
+	list peer_forward '4445:office:192.168.2.10:445'
 	option links '2'
 	option keepalive '10'
 	option resume_timeout '30'
@@ -169,6 +171,7 @@ config server 's1'
 	list allow '127.0.0.0/8'
 	list allow '10.20.0.0/16'
 	list deny '10.20.0.1'
+	option fallback '127.0.0.1:80'
 	option max_sessions '64'
 """.format(d=d, pin=pin)
 
@@ -277,13 +280,15 @@ def test():
                 ("server-pin", pin), ("name", "router1"),
                 ("secret-file", os.path.join(d, "router1.secret")), ("links", "2"),
                 ("socks", "127.0.0.1:1080"), ("socks", "127.0.0.1:1081"),
+                ("remote-forward", "127.0.0.1:8080:192.168.1.1:80"),
+                ("peer-forward", "4445:office:192.168.2.10:445"),
                 ("connect-reply", "confirmed"), ("compress", "auto"), ("keepalive", "10"),
                 ("resume-timeout", "30"), ("verbose", "2")], "%s: c1.conf keys" % tag)
             h.check_eq(keys_of(stext), [
                 ("listen", "127.0.0.1:8443"), ("cert", os.path.join(d, "server.crt")),
                 ("key", os.path.join(d, "server.key")), ("clients", os.path.join(d, "clients")),
                 ("allow", "127.0.0.0/8"), ("allow", "10.20.0.0/16"), ("deny", "10.20.0.1"),
-                ("max-sessions", "64")], "%s: s1.conf keys" % tag)
+                ("fallback", "127.0.0.1:80"), ("max-sessions", "64")], "%s: s1.conf keys" % tag)
             for path in (c1, s1):
                 r = h.run_braid(["check-config", "-c", path])
                 h.check_eq(r.returncode, 0, "%s: braid check-config -c %s (stderr %r)"

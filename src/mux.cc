@@ -77,6 +77,8 @@ bool Session::open_stream(int fd, const Target &t, const std::string &label, boo
   p->set_via(via);
   streams_.emplace(id, std::move(st));
   stats_.streams_total++;
+  credit_out_ += STREAM_WINDOW;  // the implicit initial credit of every stream
+  rebalance_windows();
   p->start_client(fd, early, std::move(cb));
   return true;
 }
@@ -101,6 +103,7 @@ void Session::stream_finished(Stream *st) {
   if (st->highest_received() > st->written()) consumed(st->highest_received() - st->written());
   if (st->in_ready_) ready_.erase(std::remove(ready_.begin(), ready_.end(), st), ready_.end());
   send_store_release(st->buffered());
+  credit_out_ -= std::min(credit_out_, st->granted_ - std::min(st->granted_, st->written()));
   uint64_t grown = st->window() - STREAM_WINDOW;
   window_growth_ -= std::min(window_growth_, grown);
   // Never free a stream inside its own callback: hand it to the loop.
@@ -127,6 +130,15 @@ void Session::log_stats() const {
              l->id(), l->name().c_str(), l->suspect() ? "suspect" : "up", l->srtt_ms(),
              l->rate() * 8 / 1e6, (unsigned long long)l->bytes_out(),
              (unsigned long long)l->bytes_in(), (unsigned long long)l->resent_bytes);
+  // Flow-control state, for diagnosing a stall (verbose >= 2).
+  LOG_DEBUG("stats: session %016llx credit tx %llu/%llu rx %llu consumed %llu granted %llu "
+            "send_store %llu/%llu waiters %zu ready %zu control %zu",
+            (unsigned long long)id_, (unsigned long long)tx_total_,
+            (unsigned long long)peer_max_data_, (unsigned long long)rx_total_,
+            (unsigned long long)consumed_, (unsigned long long)granted_,
+            (unsigned long long)send_buffered_, (unsigned long long)send_cap_,
+            send_waiters_.size(), ready_.size(), control_.size());
+  for (auto &kv : streams_) kv.second->log_state();
 }
 
 bool Session::send_store_full(Stream *st) {
@@ -263,13 +275,24 @@ void Session::want_ack(Stream *st) {
   if (!ack_timer_.armed()) ack_timer_.start(ACK_DELAY_S);
 }
 
+uint64_t Session::grant_target() const {
+  // Streams nobody reads hold at most the stream credit they were given (credit_out_). While
+  // that sum is near the session window, those bytes could fill it and starve the stream that
+  // is being read (seen: 50 unread streams, 20 MiB of credit granted while their sockets still
+  // drained). So the session grants a quarter window beyond the outstanding stream credit, up
+  // to twice the window: what a session can make us hold stays bounded, and a stream being
+  // read always finds session credit unless more than 1.75 windows of credit sit unread.
+  uint64_t want = std::min(credit_out_ + SESSION_WINDOW / 4, 2 * SESSION_WINDOW);
+  return consumed_ + std::max(SESSION_WINDOW, want);
+}
+
 void Session::consumed(uint64_t n) {
   consumed_ += n;
   // Granted in steps of 1/16 window at once, and whatever was consumed within ACK_DELAY_S
   // otherwise: bytes parked for streams nobody reads must not hold back the credit that the
   // one stream being read frees, however little it needs (50 unread streams stalled a
   // session with half-window steps, and again with 1 MiB steps when the reader needed 19 KiB).
-  if (consumed_ + SESSION_WINDOW - granted_ < SESSION_WINDOW / 16) {
+  if (grant_target() < granted_ + SESSION_WINDOW / 16) {
     session_ack_wanted_ = true;
     if (!ack_timer_.armed()) ack_timer_.start(ACK_DELAY_S);
     return;
@@ -279,11 +302,28 @@ void Session::consumed(uint64_t n) {
 
 void Session::send_session_ack() {
   session_ack_wanted_ = false;
-  if (consumed_ + SESSION_WINDOW <= granted_) return;
-  granted_ = consumed_ + SESSION_WINDOW;
+  uint64_t target = grant_target();
+  if (target <= granted_) return;
+  granted_ = target;
   std::string f;
   frame_ack(f, 0, consumed_, granted_);
   send_control(f);
+}
+
+void Session::rebalance_windows() {
+  // Windows grown while few streams were open must make room for the streams opened since:
+  // the sum of receive windows stays within 3/4 of the session window (as far as the fixed
+  // initial windows allow), or streams nobody reads could hold all of it and starve the one
+  // being read (seen: 7 early streams grown to 1-2 MiB each, 43 more at 256 KiB, none read).
+  // Shrinking applies to later grants; credit already granted stands.
+  while (window_growth_ > 0 && window_growth_ + streams_.size() * STREAM_WINDOW > SESSION_WINDOW * 3 / 4) {
+    Stream *big = nullptr;
+    for (auto &kv : streams_)
+      if (!big || kv.second->window_ > big->window_) big = kv.second.get();
+    if (!big || big->window_ <= STREAM_WINDOW) break;
+    big->window_ /= 2;
+    window_growth_ -= std::min(window_growth_, big->window_);
+  }
 }
 
 uint64_t Session::session_send_credit() const {
@@ -431,6 +471,8 @@ void Session::on_open(const Frame &f) {
   p->set_via(via);
   streams_.emplace(id, std::move(st));
   stats_.streams_total++;
+  credit_out_ += STREAM_WINDOW;  // the implicit initial credit of every stream
+  rebalance_windows();
   if (role_ == Role::Server && via.empty()) {
     p->start_server(*acl_);
     return;

@@ -356,6 +356,7 @@ void Stream::flush_local() {
     if (n > 0) {
       recvbuf_.consume(size_t(n));
       written_ += uint64_t(n);
+      s_.credit_written(uint64_t(n));
       s_.consumed(uint64_t(n));
       continue;
     }
@@ -398,7 +399,10 @@ void Stream::maybe_ack(bool force) {
     LOG_DEBUG("stream %u: receive window now %llu KiB", id_, (unsigned long long)(window_ >> 10));
   }
   window_t_ = now;
-  granted_ = std::max(granted_, written_ + window_);
+  if (written_ + window_ > granted_) {
+    s_.credit_granted(written_ + window_ - granted_);
+    granted_ = written_ + window_;
+  }
   send_ack();
 }
 
@@ -432,6 +436,18 @@ void Stream::on_reset(uint32_t code) {
 
 void Stream::on_stop_sending(uint32_t code) {
   abort(code, "peer stopped reading", true);
+}
+
+void Stream::log_state() const {
+  LOG_DEBUG("stats: stream %u state %d fd %d send base %llu next %llu read %llu peer_max %llu "
+            "resend %zu eof %d fin_sent %d done %d | recv next %llu written %llu granted %llu "
+            "window %llu buffered %zu reorder %zu fin_at %lld done %d ready %d",
+            id_, int(state_), fd_, (unsigned long long)send_base_, (unsigned long long)send_next_,
+            (unsigned long long)read_total(), (unsigned long long)peer_max_, resend_.size(),
+            local_eof_, fin_sent_, send_done_, (unsigned long long)recv_next_,
+            (unsigned long long)written_, (unsigned long long)granted_,
+            (unsigned long long)window_, recvbuf_.size(), reorder_.size(),
+            fin_at_ == UINT64_MAX ? -1LL : (long long)fin_at_, recv_done_, in_ready_);
 }
 
 void Stream::abort(uint32_t code, const std::string &why, bool send_reset) {

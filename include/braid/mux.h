@@ -3,6 +3,7 @@
 // table (client ids odd, server ids even, never reused), frame dispatch by type, session-level
 // credit, the control-frame queue and the hand-off of sendable streams to the scheduler.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -103,6 +104,9 @@ class Session : public LinkOwner {
   void stream_finished(Stream *st);              // both halves done or reset; freed later
   void stream_reset_sent(uint32_t id, uint32_t code, uint64_t final_size);
   void consumed(uint64_t n);                     // n bytes written to a local socket
+  // Stream credit outstanding (granted to the peer, not yet written out), summed over streams.
+  void credit_granted(uint64_t n) { credit_out_ += n; }
+  void credit_written(uint64_t n) { credit_out_ -= std::min(credit_out_, n); }
   // The stream received bytes it has not acknowledged: an ACK follows within ACK_DELAY_S, so
   // the sender can free what it keeps for resending even if the window never half-drains.
   void want_ack(Stream *st);
@@ -160,6 +164,9 @@ class Session : public LinkOwner {
   std::vector<uint32_t> ack_pending_;
   bool session_ack_wanted_ = false;
   void send_session_ack();
+  uint64_t grant_target() const;  // session credit limit to announce now
+  uint64_t credit_out_ = 0;       // stream credit granted to the peer and not yet written out
+  void rebalance_windows();       // a stream was added: shrink grown windows to fit
   int resume_timeout_ = 60;
   std::string join_token_;
   std::string client_;  // server: the authenticated client's name

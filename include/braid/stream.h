@@ -97,6 +97,7 @@ class Stream {
   uint64_t buffered() const { return sendbuf_.size(); }
   void resume_reading() { update_read_interest(); }
   void send_ack();  // delayed ACK: report what arrived
+  void log_state() const;  // one debug line: both halves' offsets, credit and buffers
   // Aborts: RESET to the peer (if send_reset) and RST to the local socket.
   void abort(uint32_t code, const std::string &why, bool send_reset);
 

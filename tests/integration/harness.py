@@ -853,6 +853,30 @@ def proc_nofile(pid):
     return -1
 
 
+def listens_on(pid, port):
+    """True if process pid has a listening TCP socket (IPv4 or IPv6) on port, from /proc: not
+    fooled by another process that binds the same port number later."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    col = line.split()
+                    if col[3] == "0A" and int(col[1].rsplit(":", 1)[1], 16) == port and col[9] in inodes:
+                        return True
+        except OSError:
+            continue
+    return False
+
+
 # ---------------------------------------------------------------------------------------------
 # wire protocol (for auth tests that speak to the server directly)
 

@@ -54,9 +54,14 @@ class Resp:
         self.status, self.headers, self.body, self.head = status, headers, body, head
 
 
-def read_response(s, head_request=False):
-    """Reads one HTTP/1.1 response from s (Content-Length, chunked, no body, or close)."""
-    buf = b""
+_REST = {}  # socket -> bytes read past a response, for pipelined reads (keep_rest=True)
+
+
+def read_response(s, head_request=False, keep_rest=False):
+    """Reads one HTTP/1.1 response from s (Content-Length, chunked, no body, or close). Bytes
+    after it are an error, unless keep_rest: then they start the next read_response(s)
+    (pipelined responses may share a segment)."""
+    buf = _REST.pop(s, b"")
     while b"\r\n\r\n" not in buf:
         b = s.recv(65536)
         if not b:
@@ -105,7 +110,9 @@ def read_response(s, head_request=False):
     else:
         body = buf + h.read_to_eof(s)
         buf = b""
-    if buf:
+    if buf and keep_rest:
+        _REST[s] = buf
+    elif buf:
         raise ConnectionError("extra bytes after the response: %r" % buf[:100])
     return Resp(status, hdrs, body, head.decode("latin-1"))
 
@@ -269,8 +276,8 @@ def test():
                 s.sendall(("GET %s/chunked HTTP/1.1\r\n\r\nGET %s/204 HTTP/1.1\r\n\r\n"
                            "GET http://127.0.0.1:%d/ HTTP/1.1\r\n\r\n" % (base, base, web)).encode())
                 s.shutdown(socket.SHUT_WR)
-                h.check_eq(read_response(s).body, b"hello chunks", "pipelined 1")
-                h.check_eq(read_response(s).status, 204, "pipelined 2")
+                h.check_eq(read_response(s, keep_rest=True).body, b"hello chunks", "pipelined 1")
+                h.check_eq(read_response(s, keep_rest=True).status, 204, "pipelined 2")
                 h.check_eq(read_response(s).body, b"hello from the target\n", "pipelined 3")
                 h.check_eq(h.read_to_eof(s, timeout=h.dl(10)), b"", "EOF after the last response")
             finally:

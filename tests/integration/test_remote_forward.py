@@ -24,12 +24,6 @@ SIZE = 64 * MiB
 
 
 
-def refused(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-        return False
-    except ConnectionRefusedError:
-        return True
 
 
 def run():
@@ -67,7 +61,7 @@ def run():
             server.wait_for(r'client "alice": remote-forward 127\.0\.0\.1:1023 refused', h.dl(10))
             client.wait_for(r"remote-forward 0\.0\.0\.0:%d:.*refused by the server" % p_any, h.dl(10))
             server.wait_for(r'client "alice": remote-forward 0\.0\.0\.0:%d refused' % p_any, h.dl(10))
-            h.check(refused(p_any), "nothing listens where the server refused")
+            h.check(not h.listens_on(server.pid, p_any), "nothing listens where the server refused")
 
         def listen_rule():
             c2, _ = h.start_client(d, sport, pin, "carol", carol, extra=(
@@ -89,7 +83,7 @@ def run():
             mark = server.mark()
             client.kill()
             server.wait_for(r"remote-forward 127\.0\.0\.1:%d closed with its session" % p_src, h.dl(15), since=mark)
-            h.check(refused(p_src), "listener closed once the session ended")
+            h.check(not h.listens_on(server.pid, p_src), "listener closed once the session ended")
             c4, _ = h.start_client(d, sport, pin, "alice", alice, tag="alice3", extra=forwards)
             c4.wait_for(r"remote-forward (\S*:)?%d:\S*: the server listens on" % p_src, h.dl(10))
             h.check_eq(h.download_sha256(p_src), h.det_sha256(21, SIZE), "64 MiB after the listener came back")
@@ -103,13 +97,13 @@ def run():
                 got = s.recv(4096)
             h.check(len(got) > 0, "the taken-over listener reaches the new client")
             time.sleep(h.dl(4))  # the old session times out; the listener must stay
-            h.check(not refused(p_src), "listener stays after the old session ended")
+            h.check(h.listens_on(server.pid, p_src), "listener stays after the old session ended")
 
         def reload_revokes():
             c6, _ = h.start_client(d, sport, pin, "carol", carol, tag="carol3", extra=(
                 "remote-forward = 0.0.0.0:%d:127.0.0.1:%d" % (carol_port, echo),))
             c6.wait_for(r"remote-forward 0\.0\.0\.0:%d:\S*: the server listens" % carol_port, h.dl(10))
-            h.check(not refused(carol_port), "carol's listener is up before the reload")
+            h.check(h.listens_on(server.pid, carol_port), "carol's listener is up before the reload")
             mark, cmark = server.mark(), c6.mark()
             h.write(os.path.join(d, "server.clients"), "alice %s\ncarol %s listen=127.0.0.1:1024-65535\n"
                     % (alice, carol))
@@ -118,8 +112,8 @@ def run():
                             h.dl(10), since=mark)
             c6.wait_for(r"remote-forward 0\.0\.0\.0:%d:\S*: closed by the server: no longer" % carol_port,
                         h.dl(10), since=cmark)
-            h.check(refused(carol_port), "the revoked listener is closed")
-            h.check(not refused(p_src), "alice's listener is untouched by the reload")
+            h.check(not h.listens_on(server.pid, carol_port), "the revoked listener is closed")
+            h.check(h.listens_on(server.pid, p_src), "alice's listener is untouched by the reload")
             c6.stop()
 
         h.run_cases([("64 MiB each way through two remote forwards", both),

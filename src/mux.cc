@@ -131,7 +131,7 @@ void Session::log_stats() const {
              l->rate() * 8 / 1e6, (unsigned long long)l->bytes_out(),
              (unsigned long long)l->bytes_in(), (unsigned long long)l->resent_bytes);
   // Flow-control state, for diagnosing a stall (verbose >= 2).
-  LOG_DEBUG("stats: session %016llx credit tx %llu/%llu rx %llu consumed %llu granted %llu "
+  LOG_DEBUG("flow: session %016llx credit tx %llu/%llu rx %llu consumed %llu granted %llu "
             "send_store %llu/%llu waiters %zu ready %zu control %zu",
             (unsigned long long)id_, (unsigned long long)tx_total_,
             (unsigned long long)peer_max_data_, (unsigned long long)rx_total_,

@@ -439,7 +439,7 @@ void Stream::on_stop_sending(uint32_t code) {
 }
 
 void Stream::log_state() const {
-  LOG_DEBUG("stats: stream %u state %d fd %d send base %llu next %llu read %llu peer_max %llu "
+  LOG_DEBUG("flow: stream %u state %d fd %d send base %llu next %llu read %llu peer_max %llu "
             "resend %zu eof %d fin_sent %d done %d | recv next %llu written %llu granted %llu "
             "window %llu buffered %zu reorder %zu fin_at %lld done %d ready %d",
             id_, int(state_), fd_, (unsigned long long)send_base_, (unsigned long long)send_next_,

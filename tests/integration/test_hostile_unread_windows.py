@@ -53,7 +53,7 @@ def test():
                 b = s.recv(1 << 20)
             except (socket.timeout, OSError) as e:
                 h.check(False, "last stream: read stalled after %d bytes: %r" % (len(buf), e))
-                os.kill(server.pid, signal.SIGUSR1)  # flow-control state into the logs
+                os.kill(server.pid, signal.SIGUSR1)  # flow-control state into the logs ("flow:" lines)
                 os.kill(client.pid, signal.SIGUSR1)
                 time.sleep(0.5)
                 break

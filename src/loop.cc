@@ -4,12 +4,16 @@
 
 #include <event2/dns.h>
 #include <event2/event.h>
+#include <malloc.h>
 #include <sys/random.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
+
+#include "braid/limits.h"
 
 namespace braid {
 
@@ -17,11 +21,14 @@ Loop::Loop() {
   base_ = event_base_new();
   if (!base_) throw std::runtime_error("event_base_new failed");
   defer_ev_ = event_new(base_, -1, 0, &Loop::on_defer, this);
+  trim_ev_ = evtimer_new(base_, &Loop::on_trim, this);
 }
 
 Loop::~Loop() {
   if (dns_) evdns_base_free(dns_, 0);
   if (defer_ev_) event_free(defer_ev_);
+  if (trim_ev_) event_free(trim_ev_);
+  trim_ev_ = nullptr;  // streams freed with deferred_ below must not arm it
   event_base_free(base_);
 }
 
@@ -47,6 +54,22 @@ void Loop::on_defer(int, short, void *arg) {
   std::vector<std::function<void()>> now;
   now.swap(self->deferred_);
   for (auto &fn : now) fn();
+}
+
+void Loop::trim_soon() {
+  if (!trim_ev_ || evtimer_pending(trim_ev_, nullptr)) return;
+  struct timeval tv = {0, suseconds_t(TRIM_DELAY_S * 1e6)};
+  evtimer_add(trim_ev_, &tv);
+}
+
+void Loop::on_trim(int, short, void *) { trim_memory(); }
+
+void trim_memory() {
+#ifdef __GLIBC__
+  // glibc keeps freed chunks in its heap (it returns only a large free top by itself) until
+  // malloc_trim; musl's allocator returns memory on its own.
+  malloc_trim(0);
+#endif
 }
 
 double Loop::now() const {

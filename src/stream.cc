@@ -418,6 +418,7 @@ void Stream::check_done() {
   fd_ = -1;
   LOG_DEBUG("stream %u %s -> %s: closed (%llu bytes out, %llu in)", id_, label_.c_str(),
             target_.str().c_str(), (unsigned long long)send_next_, (unsigned long long)written_);
+  s_.loop().trim_soon();  // what it held goes back to the OS once the burst is over
   s_.stream_finished(this);
 }
 
@@ -460,6 +461,7 @@ void Stream::abort(uint32_t code, const std::string &why, bool send_reset) {
     close_rst(fd_);
   }
   fd_ = -1;
+  s_.loop().trim_soon();  // what it held goes back to the OS once the burst is over
   s_.stream_finished(this);
 }
 

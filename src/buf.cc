@@ -2,6 +2,8 @@
 // Byte queue and bounds-checked reader.
 #include "braid/buf.h"
 
+#include "braid/limits.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -22,7 +24,9 @@ uint8_t *Buf::reserve(size_t n) {
     return mem_ + tail_;
   }
   size_t want = used + n;
-  size_t cap = cap_ ? cap_ : 4096;
+  // A first allocation as small as what it holds: most buffers of a proxy carry a request or a
+  // reply of a few hundred bytes and are released when drained; bulk ones double quickly.
+  size_t cap = cap_ ? cap_ : BUF_MIN_ALLOC;
   // Doubling up to 64 KiB, then growth in 64 KiB steps: a large buffer's untouched tail is not
   // free once data has cycled through it, and hundreds of streams each hold one.
   while (cap < want && cap < 65536) cap *= 2;

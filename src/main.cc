@@ -144,6 +144,7 @@ int run(Role role, int argc, char **argv) {
     return 1;
   }
   write_pidfile(cfg.pidfile);
+  loop.trim_soon();  // config parsing, certificates, TLS setup: start-up memory goes back
   Signal term, intr, usr1;
   term.set(loop, SIGTERM, [&] { r.stop(); });
   intr.set(loop, SIGINT, [&] { r.stop(); });

@@ -85,6 +85,9 @@ void Stream::dial_done(int fd, uint32_t code, const std::string &why) {
     abort(code, "cannot connect: " + why, true);
     return;
   }
+  // The job is done: free it (it holds a timer, an event and the address list) from the loop,
+  // since this runs inside its callback.
+  s_.loop().defer([job = std::shared_ptr<DialJob>(std::move(dial_))] {});
   attach(fd);
   state_ = StreamState::Open;
   std::string f;
@@ -288,7 +291,7 @@ void Stream::on_ack(uint64_t delivered, uint64_t max_offset, bool fin_acked) {
     sendbuf_.consume(size_t(delivered - send_base_));
     s_.send_store_release(delivered - send_base_);
     send_base_ = delivered;
-    if (sendbuf_.empty() && sendbuf_.capacity() > READ_CHUNK) sendbuf_.clear();  // idle: give it back
+    if (sendbuf_.empty()) sendbuf_.clear();  // all acked: an idle stream holds no buffer
     update_read_interest();
   }
   if (fin_acked && fin_sent_ && delivered == read_total()) {
@@ -367,7 +370,7 @@ void Stream::flush_local() {
   }
   if (recvbuf_.empty()) {
     wev_.del();
-    if (recvbuf_.capacity() > READ_CHUNK) recvbuf_.clear();  // idle streams hold no memory
+    recvbuf_.clear();  // drained: an idle stream holds no buffer (10,000 of them, no 40 MiB)
   } else {
     wev_.add();
   }
@@ -424,6 +427,7 @@ void Stream::check_done() {
   fd_ = -1;
   LOG_DEBUG("stream %u %s -> %s: closed (%llu bytes out, %llu in)", id_, label_.c_str(),
             target_.str().c_str(), (unsigned long long)send_next_, (unsigned long long)written_);
+  s_.loop().trim_soon();  // what it held goes back to the OS once the burst is over
   s_.stream_finished(this);
 }
 
@@ -478,6 +482,7 @@ void Stream::abort(uint32_t code, const std::string &why, bool send_reset) {
     close_rst(fd_);
   }
   fd_ = -1;
+  s_.loop().trim_soon();  // what it held goes back to the OS once the burst is over
   s_.stream_finished(this);
 }
 

@@ -39,6 +39,16 @@ constexpr double ACK_DELAY_S = 0.05;
 // Read size for local sockets and links: large reads cut syscalls per byte (libevent 2.1
 // reads 4 KiB at a time, which doubles the syscall count at 1 GB/s).
 constexpr size_t READ_CHUNK = 64 * 1024;
+// First allocation of a byte buffer (it doubles from there): a stream's buffers are allocated
+// when data arrives and released when drained, so a small start keeps 10,000 streams that
+// each carry a short request and reply small, at the price of a few early regrowths.
+constexpr size_t BUF_MIN_ALLOC = 512;
+// Memory is handed back to the OS this long after streams close (or start-up ends): long enough
+// to coalesce a burst of closes into one trim, short enough that an idle process is small soon.
+// A trim walks the heap's free chunks and /proc/self/smaps; afterwards library code touched again
+// costs a minor fault per 64 KiB. 1,500 sequential connections (a trim every 0.5 s) showed no
+// change in connect latency or CPU time.
+constexpr double TRIM_DELAY_S = 0.5;
 
 // --- links ---------------------------------------------------------------------------------
 // Ciphertext queued in user space per link before we stop producing frames for it; two full

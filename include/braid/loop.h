@@ -28,13 +28,18 @@ class Loop {
   // Runs fn from the loop soon, outside whatever callback is running now.
   void defer(std::function<void()> fn);
   double now() const;  // monotonic seconds (cached per loop iteration)
+  // Memory went out of use (streams closed, start-up done): within TRIM_DELAY_S it goes back to
+  // the OS (trim_memory()). Coalesces: one trim per delay however often it is called.
+  void trim_soon();
 
  private:
   event_base *base_ = nullptr;
   evdns_base *dns_ = nullptr;
   event *defer_ev_ = nullptr;
+  event *trim_ev_ = nullptr;
   std::vector<std::function<void()>> deferred_;
   static void on_defer(int, short, void *arg);
+  static void on_trim(int, short, void *arg);
 };
 
 // An fd watcher; the callback gets the libevent `what` bits (EV_READ, EV_WRITE, EV_TIMEOUT).
@@ -85,6 +90,12 @@ class Signal {
   std::function<void()> cb_;
   static void on_signal(int, short, void *arg);
 };
+
+// Returns the heap's free pages to the OS and unmaps this process's clean, unmodified
+// file-backed pages (library and executable code and read-only data: page cache shared with
+// other processes, mapped again on the next touch); mappings holding private copies
+// (relocated data, RELRO) are left alone. Called from the loop's trim timer; safe at any time.
+void trim_memory();
 
 // Random helpers shared by backoff and auth delays.
 double rand_uniform(double lo, double hi);

@@ -7,8 +7,8 @@
 // frees it (ids are never reused, so late frames for it are recognised and dropped).
 #pragma once
 #include <cstdint>
-#include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
@@ -146,7 +146,9 @@ class Stream {
     uint64_t start, end;
     bool fin;
   };
-  std::deque<Resend> resend_;
+  // A list, not a deque: libstdc++'s deque allocates 576 bytes when constructed, and resends
+  // only happen after a link loss.
+  std::list<Resend> resend_;
   uint64_t resent_ = 0;
   CompressMode compress_ = CompressMode::Off;
   uint64_t links_used_ = 0;

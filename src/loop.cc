@@ -5,7 +5,6 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <malloc.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 
 #include <cmath>
@@ -65,59 +64,12 @@ void Loop::trim_soon() {
 
 void Loop::on_trim(int, short, void *) { trim_memory(); }
 
-namespace {
-// /proc/self/smaps, one block per mapping: "start-end perms offset dev inode [path]", then
-// "Key: value kB" lines. A private read-only file mapping with no Anonymous (copied-on-write),
-// Swap or Locked pages holds only page-cache pages: MADV_DONTNEED just drops them from this
-// process (the page cache, shared with every process using the library, keeps them), and the
-// next access maps them again from the unchanged file. Start-up (config parsing, iostreams and
-// locale set-up, certificate loading, the dynamic linker's symbol lookups) and the kernel's
-// fault-around (it maps 64 KiB around every page touched) leave ~3 MiB of library pages mapped
-// that an idle or relaying process never touches again.
-void release_clean_file_pages() {
-  FILE *f = fopen("/proc/self/smaps", "re");
-  if (!f) return;
-  char line[1024];
-  uintptr_t start = 0, end = 0;
-  bool candidate = false, clean = true, line_start = true;
-  auto flush = [&] {
-    if (candidate && clean && end > start)
-      madvise(reinterpret_cast<void *>(start), end - start, MADV_DONTNEED);
-    candidate = false;
-  };
-  while (fgets(line, sizeof line, f)) {
-    bool at_start = line_start;  // a long path continues a line: never a header
-    line_start = strchr(line, '\n') != nullptr;
-    if (!at_start) continue;
-    unsigned long s, e, kb;
-    char perms[8] = "";
-    int path_at = 0;
-    if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &s, &e, perms, &path_at) == 3) {
-      flush();
-      start = s;
-      end = e;
-      clean = true;
-      // Never writable (so never copied), private, backed by a file.
-      candidate = path_at > 0 && line[path_at] == '/' &&
-                  (strcmp(perms, "r-xp") == 0 || strcmp(perms, "r--p") == 0);
-      continue;
-    }
-    if ((sscanf(line, "Anonymous: %lu", &kb) == 1 || sscanf(line, "Swap: %lu", &kb) == 1 ||
-         sscanf(line, "Locked: %lu", &kb) == 1) && kb > 0)
-      clean = false;
-  }
-  flush();
-  fclose(f);
-}
-}  // namespace
-
 void trim_memory() {
 #ifdef __GLIBC__
   // glibc keeps freed chunks in its heap (it returns only a large free top by itself) until
   // malloc_trim; musl's allocator returns memory on its own.
   malloc_trim(0);
 #endif
-  release_clean_file_pages();
 }
 
 double Loop::now() const {

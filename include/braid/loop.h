@@ -91,10 +91,7 @@ class Signal {
   static void on_signal(int, short, void *arg);
 };
 
-// Returns the heap's free pages to the OS and unmaps this process's clean, unmodified
-// file-backed pages (library and executable code and read-only data: page cache shared with
-// other processes, mapped again on the next touch); mappings holding private copies
-// (relocated data, RELRO) are left alone. Called from the loop's trim timer; safe at any time.
+// Returns the heap's free pages to the OS. Called from the loop's trim timer; safe at any time.
 void trim_memory();
 
 // Random helpers shared by backoff and auth delays.

@@ -101,9 +101,6 @@ def phase_conc(peer, d, tports, n, payload, deadline, R, key):
                peak["client"]["rss_kib"] / 1024.0, peak["server"]["rss_kib"] / 1024.0,
                hwm / 1024.0, after["client"]["rss_kib"] / 1024.0,
                after["server"]["rss_kib"] / 1024.0, errs or ""))
-    for end, pids in (("client", peer.client_pids()), ("server", peer.server_pids())):
-        for pid in pids:
-            R[key]["after_smaps %s %d" % (end, pid)] = show_smaps(end + " after close", pid)
     if isinstance(peer, pb.Braid) and ok < n:
         print(peer.logs(20), flush=True)
     peer.stop()

@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -76,7 +77,9 @@ void Link::on_write() {
 
 void Link::write_out() {
   while (!tls_.out.empty()) {
-    ssize_t n = ::write(fd_, tls_.out.data(), tls_.out.size());
+    struct iovec iov[2];
+    int k = tls_.out.data_iov(iov);
+    ssize_t n = ::writev(fd_, iov, k);
     if (n > 0) {
       tls_.out.consume(size_t(n));
       bytes_out_ += uint64_t(n);

@@ -361,7 +361,20 @@ void Stream::accept_bytes(uint64_t offset, const uint8_t *p, size_t n) {
     return;
   }
   size_t skip = size_t(recv_next_ - offset);
-  recvbuf_.append(p + skip, n - skip);
+  p += skip;
+  n -= skip;
+  if (recvbuf_.empty() && fd_ >= 0 && state_ == StreamState::Open) {
+    // Nothing queued before these bytes: write them to the socket straight from the decrypted
+    // record, and keep only what the socket did not take (flush_local reports errors).
+    ssize_t w = write(fd_, p, n);
+    if (w > 0) {
+      p += w;
+      n -= size_t(w);
+      written_ += uint64_t(w);
+      s_.consumed(uint64_t(w));
+    }
+  }
+  recvbuf_.append(p, n);
   recv_next_ = end;
   while (!reorder_.empty() && reorder_.begin()->first <= recv_next_) {
     auto it = reorder_.begin();

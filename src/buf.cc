@@ -70,7 +70,9 @@ Ring::~Ring() { free(mem_); }
 
 void Ring::grow(size_t n) {
   if (cap_ - len_ >= n) return;
-  size_t cap = grown_capacity(cap_, len_ + n);
+  // Past 64 KiB by half the capacity at least: a bulk stream's send ring grows with its window
+  // (to 4 MiB), and 64 KiB steps would copy its contents some 60 times on the way.
+  size_t cap = grown_capacity(cap_, std::max(len_ + n, cap_ >= 65536 ? cap_ + cap_ / 2 : 0));
   uint8_t *m = static_cast<uint8_t *>(malloc(cap));
   if (!m) throw std::bad_alloc();
   size_t first = len_ ? std::min(len_, cap_ - head_) : 0;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Owns one link: a TCP connection to the peer with TLS on top, driven by the loop. It reads in
 // large chunks, decrypts, reassembles frames and hands each to its owner; frames to send are
-// queued as plaintext, batched into records, encrypted and written when the socket allows.
+// assembled into TLS records of up to 16 KiB (several small frames per record, one DATA frame
+// never split across two), encrypted, and written with writev when the socket allows.
 // Liveness (keepalive pings, RTT, silence deadline) is measured here; what a dead link means
 // is the owner's business.
 #pragma once

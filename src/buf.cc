@@ -5,6 +5,7 @@
 #include "braid/limits.h"
 
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -57,6 +58,89 @@ void Buf::clear() {
   free(mem_);
   mem_ = nullptr;
   cap_ = head_ = tail_ = 0;
+}
+
+namespace {
+// Doubling up to 64 KiB, then growth in 64 KiB steps (as Buf::reserve).
+size_t grown_capacity(size_t cap, size_t want) {
+  cap = cap ? cap : 4096;
+  while (cap < want && cap < 65536) cap *= 2;
+  if (cap < want) cap = (want + 65535) / 65536 * 65536;
+  return cap;
+}
+}  // namespace
+
+Ring::~Ring() { free(mem_); }
+
+void Ring::grow(size_t n) {
+  if (cap_ - len_ >= n) return;
+  // Past 64 KiB by half the capacity at least: a bulk stream's send ring grows with its window
+  // (to 4 MiB), and 64 KiB steps would copy its contents some 60 times on the way.
+  size_t cap = grown_capacity(cap_, std::max(len_ + n, cap_ >= 65536 ? cap_ + cap_ / 2 : 0));
+  uint8_t *m = static_cast<uint8_t *>(malloc(cap));
+  if (!m) throw std::bad_alloc();
+  size_t first = len_ ? std::min(len_, cap_ - head_) : 0;
+  if (first) memcpy(m, mem_ + head_, first);
+  if (len_ > first) memcpy(m + first, mem_, len_ - first);
+  free(mem_);
+  mem_ = m;
+  cap_ = cap;
+  head_ = 0;
+}
+
+void Ring::append(const void *p, size_t n) {
+  if (!n) return;
+  struct iovec iov[2];
+  int k = space_iov(n, iov);
+  const uint8_t *src = static_cast<const uint8_t *>(p);
+  size_t a = std::min(n, iov[0].iov_len);
+  memcpy(iov[0].iov_base, src, a);
+  if (a < n && k > 1) memcpy(iov[1].iov_base, src + a, n - a);
+  len_ += n;
+}
+
+uint8_t *Ring::at(size_t off, size_t *n) {
+  size_t i = phys(off);
+  size_t left = len_ - off;
+  *n = std::min(left, cap_ - i);
+  return mem_ + i;
+}
+
+int Ring::data_iov(struct iovec iov[2]) const {
+  if (!len_) return 0;
+  size_t first = std::min(len_, cap_ - head_);
+  iov[0].iov_base = mem_ + head_;
+  iov[0].iov_len = first;
+  if (first == len_) return 1;
+  iov[1].iov_base = mem_;
+  iov[1].iov_len = len_ - first;
+  return 2;
+}
+
+int Ring::space_iov(size_t n, struct iovec iov[2]) {
+  grow(n);
+  size_t room = cap_ - len_;
+  if (!room) return 0;
+  size_t tail = phys(len_);
+  if (len_ == cap_) tail = head_;
+  size_t first = std::min(room, cap_ - tail);
+  iov[0].iov_base = mem_ + tail;
+  iov[0].iov_len = first;
+  if (first == room) return 1;
+  iov[1].iov_base = mem_;
+  iov[1].iov_len = room - first;
+  return 2;
+}
+
+void Ring::consume(size_t n) {
+  len_ -= n;
+  head_ = len_ ? phys(n) : 0;
+}
+
+void Ring::clear() {
+  free(mem_);
+  mem_ = nullptr;
+  cap_ = head_ = len_ = 0;
 }
 
 bool Reader::u8(uint8_t &v) {

@@ -53,6 +53,17 @@ void frame_data_header(std::string &out, uint32_t stream, uint64_t offset, size_
   put_u64(out, offset);
 }
 
+void frame_data_header(uint8_t out[DATA_HEADER], uint32_t stream, uint64_t offset,
+                       size_t payload_len, uint8_t flags) {
+  size_t len = DATA_PREFIX + payload_len;
+  out[0] = uint8_t(FrameType::Data);
+  out[1] = flags;
+  out[2] = uint8_t(len >> 8);
+  out[3] = uint8_t(len);
+  for (int i = 0; i < 4; i++) out[4 + i] = uint8_t(stream >> (24 - 8 * i));
+  for (int i = 0; i < 8; i++) out[8 + i] = uint8_t(offset >> (56 - 8 * i));
+}
+
 void frame_ack(std::string &out, uint32_t stream, uint64_t delivered, uint64_t max_offset,
                uint8_t flags) {
   frame_header(out, FrameType::Ack, flags, ACK_BODY, stream);

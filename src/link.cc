@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -76,7 +77,9 @@ void Link::on_write() {
 
 void Link::write_out() {
   while (!tls_.out.empty()) {
-    ssize_t n = ::write(fd_, tls_.out.data(), tls_.out.size());
+    struct iovec iov[2];
+    int k = tls_.out.data_iov(iov);
+    ssize_t n = ::writev(fd_, iov, k);
     if (n > 0) {
       tls_.out.consume(size_t(n));
       bytes_out_ += uint64_t(n);
@@ -131,14 +134,75 @@ void Link::update_rate() {
 }
 
 void Link::flush() {
-  if (dead_ || !up_ || plain_.empty()) return;
-  TlsResult r = tls_.write(reinterpret_cast<const uint8_t *>(plain_.data()), plain_.size());
-  plain_.clear();
-  if (r != TlsResult::Ok) {
+  if (dead_ || !up_) return;
+  absorb();
+  seal();
+  if (write_failed_) {
     die(tls_.error());
     return;
   }
-  if (!wev_.pending()) write_out();
+  if (!tls_.out.empty() && !wev_.pending()) write_out();
+}
+
+// A failed TLS write is remembered, not acted on: put_frame runs inside the session's fill, which
+// records what the frame carried only after it returns; flush() then closes the link and the
+// session resends that from the carried log.
+void Link::tls_write(const uint8_t *p, size_t n) {
+  if (write_failed_) return;
+  if (tls_.write(p, n) != TlsResult::Ok) write_failed_ = true;
+}
+
+void Link::seal() {
+  if (!rec_len_) return;
+  tls_write(rec_, rec_len_);
+  rec_len_ = 0;
+}
+
+void Link::put_bytes(const uint8_t *p, size_t n) {
+  queued_ += n;
+  while (n > 0) {
+    size_t k = std::min(n, TLS_RECORD - rec_len_);
+    memcpy(rec_ + rec_len_, p, k);
+    rec_len_ += k;
+    p += k;
+    n -= k;
+    if (rec_len_ == TLS_RECORD) seal();
+  }
+}
+
+void Link::absorb() {
+  if (plain_.empty()) return;
+  put_bytes(reinterpret_cast<const uint8_t *>(plain_.data()), plain_.size());
+  plain_.clear();
+}
+
+size_t Link::data_room() {
+  absorb();
+  // Below 1 KiB of room a frame would be mostly header: start the next record instead.
+  if (TLS_RECORD - rec_len_ < DATA_HEADER + 1024) seal();
+  return TLS_RECORD - rec_len_ - DATA_HEADER;
+}
+
+void Link::put_frame(const uint8_t *head, size_t hn, uint8_t *p1, size_t n1, const uint8_t *p2,
+                     size_t n2, size_t before) {
+  absorb();
+  size_t total = hn + n1 + n2;
+  if (total > TLS_RECORD - rec_len_) seal();
+  if (rec_len_ == 0 && total == TLS_RECORD && n2 == 0 && before >= hn) {
+    // A whole record of one frame: TLS reads the payload where it lies.
+    uint8_t saved[DATA_HEADER + 8];
+    if (hn <= sizeof saved) {
+      memcpy(saved, p1 - hn, hn);
+      memcpy(p1 - hn, head, hn);
+      tls_write(p1 - hn, total);
+      memcpy(p1 - hn, saved, hn);
+      queued_ += total;
+      return;
+    }
+  }
+  put_bytes(head, hn);
+  if (n1) put_bytes(p1, n1);
+  if (n2) put_bytes(p2, n2);
 }
 
 void Link::on_read() {

@@ -372,19 +372,19 @@ bool Session::fill(Link &l, bool first) {
     if (!home || home->dead() || home->suspect()) st->set_link(l.id());
     SentRange r{};
     bool more = false;
-    size_t size0 = l.batch().size();
+    uint64_t size0 = l.queued();
     uint64_t resent0 = st->resent();
-    if (st->produce(l.batch(), MAX_DATA_PAYLOAD, session_send_credit(), r, more)) {
+    if (st->produce(l, session_send_credit(), r, more)) {
       l.carried.push_back(r);
       l.carried_bytes += r.end - r.start;
       st->note_link(l.id());
       l.resent_bytes += st->resent() - resent0;
       stats_.resent_bytes += st->resent() - resent0;
     }
-    sent |= l.batch().size() != size0;
+    sent |= l.queued() != size0;
     if (more) {
       ready_.push_back(st);
-      if (l.batch().size() != size0) turns++;  // it may take another turn on this link
+      if (l.queued() != size0) turns++;  // it may take another turn on this link
     } else {
       st->in_ready_ = false;
     }

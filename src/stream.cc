@@ -4,6 +4,7 @@
 
 #include <event2/event.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include "braid/dial.h"
 #include "braid/frame.h"
 #include "braid/limits.h"
+#include "braid/link.h"
 #include "braid/log.h"
 #include "braid/mux.h"
 
@@ -128,10 +130,25 @@ void Stream::on_readable() {
     if (room == 0 || s_.send_store_full(this)) break;
     size_t want = std::min(room, READ_CHUNK);
     // A stream whose buffer is small reads into a shared scratch buffer and keeps only what
-    // arrived: 10,000 idle streams must not hold 64 KiB each. Bulk streams read in place.
+    // arrived: 10,000 idle streams must not hold 64 KiB each. Bulk streams read in place, into
+    // all the free space of their ring (up to its two runs) that the send room allows.
     static uint8_t scratch[READ_CHUNK];
-    bool direct = sendbuf_.capacity() - sendbuf_.size() >= want;
-    ssize_t n = read(fd_, direct ? sendbuf_.reserve(want) : scratch, want);
+    bool direct = sendbuf_.room() >= want;
+    ssize_t n;
+    if (direct) {
+      want = std::min(room, sendbuf_.room());
+      struct iovec iov[2];
+      int k = sendbuf_.space_iov(want, iov);
+      if (iov[0].iov_len >= want) {
+        iov[0].iov_len = want;
+        k = 1;
+      } else if (k == 2) {
+        iov[1].iov_len = std::min(iov[1].iov_len, want - iov[0].iov_len);
+      }
+      n = readv(fd_, iov, k);
+    } else {
+      n = read(fd_, scratch, want);
+    }
     if (n > 0) {
       if (direct)
         sendbuf_.commit(size_t(n));
@@ -165,18 +182,31 @@ bool Stream::has_sendable() const {
   return local_eof_ && !fin_sent_;
 }
 
-void Stream::emit_data(std::string &out, uint64_t at, size_t n, bool fin) {
-  const uint8_t *src = sendbuf_.data() + (at - send_base_);
+void Stream::emit_data(Link &l, uint64_t at, size_t n, bool fin) {
+  // The payload lies in the send ring as one run, or two where the ring wraps.
+  size_t off = size_t(at - send_base_), run = 0, run2 = 0;
+  uint8_t *src = n ? sendbuf_.at(off, &run) : nullptr;
+  run = std::min(run, n);
+  uint8_t *src2 = run < n ? sendbuf_.at(off + run, &run2) : nullptr;
   bool try_it = compress_ == CompressMode::On || (compress_ == CompressMode::Auto && at >= probe_at_);
   if (n >= LZ4_MIN_FRAME && try_it) {
-    // COMPRESSED payload: raw length u16 | LZ4 block, worth it only if it saves 1/16.
-    uint8_t block[MAX_DATA_PAYLOAD];
-    size_t c = lz4_compress(src, n, block, n - n / 16 - 2);
+    // COMPRESSED payload: raw length u16 | LZ4 block, worth it only if it saves 1/16. The
+    // compressor needs its input in one piece: a wrapped payload is joined in scratch first.
+    uint8_t flat[MAX_DATA_PAYLOAD], block[MAX_DATA_PAYLOAD];
+    const uint8_t *in = src;
+    if (run < n) {
+      memcpy(flat, src, run);
+      memcpy(flat + run, src2, n - run);
+      in = flat;
+    }
+    size_t c = lz4_compress(in, n, block, n - n / 16 - 2);
     SessionStats &st = s_.stats();
     if (c) {
-      frame_data_header(out, id_, at, 2 + c, FLAG_COMPRESSED | (fin ? FLAG_FIN : 0));
-      put_u16(out, uint16_t(n));
-      out.append(reinterpret_cast<const char *>(block), c);
+      uint8_t head[DATA_HEADER + 2];
+      frame_data_header(head, id_, at, 2 + c, FLAG_COMPRESSED | (fin ? FLAG_FIN : 0));
+      head[DATA_HEADER] = uint8_t(n >> 8);
+      head[DATA_HEADER + 1] = uint8_t(n);
+      l.put_frame(head, sizeof head, block, c);
       st.compressed_frames++;
       st.compress_saved += n - c - 2;
       misses_ = 0;
@@ -191,12 +221,12 @@ void Stream::emit_data(std::string &out, uint64_t at, size_t n, bool fin) {
                 (unsigned long long)(LZ4_AUTO_REPROBE >> 10));
     }
   }
-  frame_data_header(out, id_, at, n, fin ? FLAG_FIN : 0);
-  out.append(reinterpret_cast<const char *>(src), n);
+  uint8_t head[DATA_HEADER];
+  frame_data_header(head, id_, at, n, fin ? FLAG_FIN : 0);
+  l.put_frame(head, sizeof head, src, run, src2, n - run, n ? sendbuf_.before(off) : 0);
 }
 
-bool Stream::produce(std::string &out, size_t max_payload, uint64_t session_credit,
-                     SentRange &sent, bool &more) {
+bool Stream::produce(Link &l, uint64_t session_credit, SentRange &sent, bool &more) {
   more = false;
   if (state_ == StreamState::Done) return false;
   if (is_client_ && !open_sent_) {
@@ -204,13 +234,14 @@ bool Stream::produce(std::string &out, size_t max_payload, uint64_t session_cred
                     : compress_ == CompressMode::Auto ? FLAG_COMPRESS_AUTO
                                                       : 0;
     if (via_.empty()) {
-      frame_open(out, id_, target_encode(target_), flags);
+      frame_open(l.batch(), id_, target_encode(target_), flags);
     } else {
       std::string body(1, char(via_.size()));
-      frame_open(out, id_, body + via_ + target_encode(target_), flags | FLAG_VIA);
+      frame_open(l.batch(), id_, body + via_ + target_encode(target_), flags | FLAG_VIA);
     }
     open_sent_ = true;
   }
+  size_t max_payload = l.data_room();
   // Bytes stranded on a dead link go first; they were within credit when first sent.
   while (!resend_.empty()) {
     Resend &r = resend_.front();
@@ -221,7 +252,7 @@ bool Stream::produce(std::string &out, size_t max_payload, uint64_t session_cred
     }
     size_t n = size_t(std::min<uint64_t>(r.end > r.start ? r.end - r.start : 0, max_payload));
     bool fin = r.fin && r.start + n == r.end;
-    emit_data(out, r.start, n, fin);
+    emit_data(l, r.start, n, fin);
     sent = SentRange{id_, r.start, r.start + n, fin};
     r.start += n;
     resent_ += n;
@@ -240,7 +271,7 @@ bool Stream::produce(std::string &out, size_t max_payload, uint64_t session_cred
     more = has_sendable();
     return false;
   }
-  emit_data(out, send_next_, n, fin);
+  emit_data(l, send_next_, n, fin);
   sent = SentRange{id_, send_next_, send_next_ + n, fin};
   send_next_ += n;
   s_.account_sent(n);
@@ -338,7 +369,19 @@ void Stream::accept_bytes(uint64_t offset, const uint8_t *p, size_t n) {
     return;
   }
   size_t skip = size_t(recv_next_ - offset);
-  recvbuf_.append(p + skip, n - skip);
+  p += skip;
+  n -= skip;
+  if (recvbuf_.empty() && fd_ >= 0 && state_ == StreamState::Open) {
+    // Nothing queued before these bytes: write them to the socket straight from the decrypted
+    // record, and keep only what the socket did not take (flush_local reports errors).
+    ssize_t w = write(fd_, p, n);
+    if (w > 0) {
+      p += w;
+      n -= size_t(w);
+      note_written(uint64_t(w));
+    }
+  }
+  recvbuf_.append(p, n);
   recv_next_ = end;
   while (!reorder_.empty() && reorder_.begin()->first <= recv_next_) {
     auto it = reorder_.begin();
@@ -358,9 +401,7 @@ void Stream::flush_local() {
     ssize_t n = write(fd_, recvbuf_.data(), recvbuf_.size());
     if (n > 0) {
       recvbuf_.consume(size_t(n));
-      written_ += uint64_t(n);
-      s_.credit_written(uint64_t(n));
-      s_.consumed(uint64_t(n));
+      note_written(uint64_t(n));
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -440,6 +481,12 @@ void Stream::on_reset(uint32_t code) {
 
 void Stream::on_stop_sending(uint32_t code) {
   abort(code, "peer stopped reading", true);
+}
+
+void Stream::note_written(uint64_t n) {
+  written_ += n;
+  s_.credit_written(n);
+  s_.consumed(n);
 }
 
 void Stream::log_state() const {

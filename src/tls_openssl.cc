@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // OpenSSL 3 backend of braid/tls.h (BRAID_TLS=openssl), the twin of src/tls.cc + tls_keygen.cc:
-// configuration, pinning, session tickets, keygen, and a TLS connection over memory BIOs.
+// configuration, pinning, session tickets, keygen, and a TLS connection over BIOs that read and
+// write the connection's own `in` and `out` buffers (no memory BIO in between to copy through).
 #include "braid/tls.h"
 
 #include <fcntl.h>
@@ -103,6 +104,50 @@ X509 *read_cert(const std::string &path, std::string &err) {
 
 // A key file is never encrypted here: refuse a passphrase instead of prompting on the tty.
 int no_passphrase(char *, int, int, void *) { return -1; }
+
+// The BIO under every SSL: reads ciphertext from the TlsConn's `in`, appends what OpenSSL
+// writes to its `out`. Neither ever blocks; an empty `in` is "retry", never end of stream.
+int bio_write(BIO *b, const char *p, int n) {
+  BIO_clear_retry_flags(b);
+  if (n <= 0) return 0;
+  static_cast<TlsConn *>(BIO_get_data(b))->out.append(p, size_t(n));
+  return n;
+}
+
+int bio_read(BIO *b, char *p, int n) {
+  BIO_clear_retry_flags(b);
+  Buf &in = static_cast<TlsConn *>(BIO_get_data(b))->in;
+  if (n <= 0) return 0;
+  if (in.empty()) {
+    BIO_set_retry_read(b);
+    return -1;
+  }
+  size_t k = size_t(n) < in.size() ? size_t(n) : in.size();
+  memcpy(p, in.data(), k);
+  in.consume(k);
+  return int(k);
+}
+
+long bio_ctrl(BIO *, int cmd, long, void *) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
+
+int bio_create(BIO *b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+BIO_METHOD *buf_bio_method() {
+  static BIO_METHOD *m = [] {
+    BIO_METHOD *bm = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "braid buffers");
+    if (bm) {
+      BIO_meth_set_write(bm, bio_write);
+      BIO_meth_set_read(bm, bio_read);
+      BIO_meth_set_ctrl(bm, bio_ctrl);
+      BIO_meth_set_create(bm, bio_create);
+    }
+    return bm;
+  }();
+  return m;
+}
 
 }  // namespace
 
@@ -309,8 +354,8 @@ TlsConn::TlsConn(TlsConfig &cfg) : impl_(new TlsConnImpl) {
   TlsConnImpl &c = *impl_;
   c.cfg = cfg.impl();
   c.ssl = SSL_new(c.cfg->ctx);
-  c.rbio = BIO_new(BIO_s_mem());
-  c.wbio = BIO_new(BIO_s_mem());
+  c.rbio = BIO_new(buf_bio_method());
+  c.wbio = BIO_new(buf_bio_method());
   if (!c.ssl || !c.rbio || !c.wbio) {  // out of memory: handshake() reports it
     SSL_free(c.ssl);
     BIO_free(c.rbio);
@@ -319,8 +364,8 @@ TlsConn::TlsConn(TlsConfig &cfg) : impl_(new TlsConnImpl) {
     ERR_clear_error();
     return;
   }
-  // An empty read BIO means "no record yet" (retry), never end of stream.
-  BIO_set_mem_eof_return(c.rbio, -1);
+  BIO_set_data(c.rbio, this);
+  BIO_set_data(c.wbio, this);
   SSL_set_bio(c.ssl, c.rbio, c.wbio);
   SSL_set_app_data(c.ssl, &c);
   if (c.cfg->is_server) {
@@ -340,23 +385,6 @@ TlsConn::TlsConn(TlsConfig &cfg) : impl_(new TlsConnImpl) {
 TlsConn::~TlsConn() = default;
 
 namespace {
-
-// Moves all received ciphertext into the read BIO.
-void feed(Buf &in, BIO *rbio) {
-  while (!in.empty()) {
-    int k = BIO_write(rbio, in.data(), int(in.size() < size_t(INT_MAX) ? in.size() : size_t(INT_MAX)));
-    if (k <= 0) return;  // out of memory: the bytes stay in `in`
-    in.consume(size_t(k));
-  }
-}
-
-// Moves everything buffered in bio to the end of b.
-void drain(BIO *bio, Buf &b) {
-  size_t n = BIO_ctrl_pending(bio);
-  if (n == 0) return;
-  int k = BIO_read(bio, b.reserve(n), int(n));
-  if (k > 0) b.commit(size_t(k));
-}
 
 }  // namespace
 
@@ -384,14 +412,12 @@ TlsResult TlsConn::handshake() {
     return TlsResult::Error;
   }
   ERR_clear_error();
-  feed(in, c.rbio);
+  // OpenSSL takes from `in` only what the record it reads needs (no read-ahead), so records
+  // after the last handshake message (the client's first frames, sent right behind its
+  // Finished) stay there, and the link reads frames once the handshake is done only if `in` is
+  // not empty, as with the mbedTLS backend.
   int ret = SSL_do_handshake(c.ssl);
   int e = ret == 1 ? SSL_ERROR_NONE : SSL_get_error(c.ssl, ret);
-  drain(c.wbio, out);
-  // Records after the last handshake message (the client's first frames, sent right behind its
-  // Finished) go back to `in`: the link reads frames once the handshake is done only if `in`
-  // is not empty, as with the mbedTLS backend, which takes bytes from `in` as it needs them.
-  drain(c.rbio, in);
   if (ret != 1) return fail(e, "tls handshake failed");
   resumed_ = SSL_session_reused(c.ssl) == 1;
   if (c.cfg->is_server || c.pin_checked) return TlsResult::Ok;
@@ -418,10 +444,8 @@ TlsResult TlsConn::read(uint8_t *buf, size_t cap, size_t *n) {
   TlsConnImpl &c = *impl_;
   if (!c.ssl) return fail(SSL_ERROR_SSL, "tls read failed");
   ERR_clear_error();
-  feed(in, c.rbio);
   int ret = SSL_read(c.ssl, buf, int(cap < size_t(INT_MAX) ? cap : size_t(INT_MAX)));
   int e = ret > 0 ? SSL_ERROR_NONE : SSL_get_error(c.ssl, ret);
-  drain(c.wbio, out);  // key updates and other post-handshake replies
   if (ret > 0) {
     *n = size_t(ret);
     return TlsResult::Ok;
@@ -433,16 +457,13 @@ TlsResult TlsConn::write(const uint8_t *p, size_t n) {
   TlsConnImpl &c = *impl_;
   if (!c.ssl) return fail(SSL_ERROR_SSL, "tls write failed");
   ERR_clear_error();
-  feed(in, c.rbio);
   while (n > 0) {
     int ret = SSL_write(c.ssl, p, int(n < WRITE_CHUNK ? n : WRITE_CHUNK));
     if (ret <= 0) {
       int e = SSL_get_error(c.ssl, ret);
-      drain(c.wbio, out);
       // The write BIO never refuses bytes, so only an unfinished handshake asks to wait.
       return fail(e, "tls write failed");
     }
-    drain(c.wbio, out);
     p += ret;
     n -= size_t(ret);
   }
@@ -453,7 +474,6 @@ void TlsConn::close_notify() {
   if (!impl_->ssl || !SSL_is_init_finished(impl_->ssl)) return;
   SSL_shutdown(impl_->ssl);
   ERR_clear_error();
-  drain(impl_->wbio, out);
 }
 
 const std::string &TlsConn::peer_pin() const { return impl_->peer_pin; }

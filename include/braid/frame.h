@@ -106,6 +106,10 @@ void frame_header(std::string &out, FrameType t, uint8_t flags, size_t len, uint
 // DATA header + offset; the caller appends `payload_len` payload bytes itself (no copy here).
 void frame_data_header(std::string &out, uint32_t stream, uint64_t offset, size_t payload_len,
                        uint8_t flags);
+// The same 16 bytes into a caller's array (the data path assembles records without strings).
+constexpr size_t DATA_HEADER = FRAME_HEADER + DATA_PREFIX;
+void frame_data_header(uint8_t out[DATA_HEADER], uint32_t stream, uint64_t offset,
+                       size_t payload_len, uint8_t flags);
 // flags FLAG_FIN: the FIN was received and every byte before it (delivered == final size).
 void frame_ack(std::string &out, uint32_t stream, uint64_t delivered, uint64_t max_offset,
                uint8_t flags = 0);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Owns one link: a TCP connection to the peer with TLS on top, driven by the loop. It reads in
 // large chunks, decrypts, reassembles frames and hands each to its owner; frames to send are
-// queued as plaintext, batched into records, encrypted and written when the socket allows.
+// assembled into TLS records of up to 16 KiB (several small frames per record, one DATA frame
+// never split across two), encrypted, and written with writev when the socket allows.
 // Liveness (keepalive pings, RTT, silence deadline) is measured here; what a dead link means
 // is the owner's business.
 #pragma once
@@ -65,9 +66,25 @@ class Link {
 
   // Appends whole frames to the plaintext batch; flush() encrypts and writes them.
   std::string &batch() { return plain_; }
+  // Seals the record being assembled (a short one after idle) and writes what TLS produced.
   void flush();
+  // --- data path: frames are assembled straight into TLS records (see put_frame) ---
+  // Payload bytes the next DATA frame may carry so that it ends the current record exactly:
+  // MAX_DATA_PAYLOAD when a record starts, so bulk goes out in full 16 KiB records. A record
+  // with less than a small frame's room left is sealed first.
+  size_t data_room();
+  // Appends one frame, `head` (header bytes) then the payload in up to two pieces, to the record
+  // being assembled; a frame never straddles two records (it seals the current one first if it
+  // does not fit), and a full record goes to TLS at once. When the frame is a whole record on
+  // its own and `before` (writable bytes in front of p1) >= hn, the header is written in front
+  // of the payload for the duration of the TLS call and the bytes there are restored: TLS then
+  // copies the payload straight from the caller's buffer.
+  void put_frame(const uint8_t *head, size_t hn, uint8_t *p1, size_t n1, const uint8_t *p2 = nullptr,
+                 size_t n2 = 0, size_t before = 0);
+  // Plaintext bytes accepted so far (staged, assembled or encrypted); grows with every frame.
+  uint64_t queued() const { return queued_ + plain_.size(); }
   // Bytes waiting in user space (plaintext not yet encrypted + ciphertext not yet written).
-  size_t backlog() const { return plain_.size() + tls_.out.size(); }
+  size_t backlog() const { return plain_.size() + rec_len_ + tls_.out.size(); }
   bool writable() const {
     return up_ && !dead_ && !suspect_ && !kernel_full_ && backlog() < LINK_OUT_HIGH;
   }
@@ -110,7 +127,15 @@ class Link {
   IoEvent rev_, wev_;
   Timer ka_timer_;
   bool connecting_, up_ = false, dead_ = false, closing_ = false, paused_ = false;
-  std::string plain_;
+  std::string plain_;  // staged frames (control, HELLO, fallback bytes), absorbed in order
+  uint8_t rec_[TLS_RECORD];  // the TLS record being assembled
+  size_t rec_len_ = 0;
+  uint64_t queued_ = 0;
+  bool write_failed_ = false;  // a TLS write failed inside put_frame; flush() closes the link
+  void absorb();               // plain_ -> records
+  void put_bytes(const uint8_t *p, size_t n);
+  void seal();                 // rec_ -> TLS
+  void tls_write(const uint8_t *p, size_t n);
   std::string close_why_;  // reason given to close(), reported once the last bytes are out
   std::unique_ptr<ProxyHandshake> proxy_;
   std::function<void(const uint8_t *, size_t)> raw_;

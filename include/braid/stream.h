@@ -21,6 +21,7 @@
 namespace braid {
 
 class Session;
+class Link;
 class DialJob;
 class Acl;
 struct SentRange;
@@ -68,11 +69,12 @@ class Stream {
   void on_reset(uint32_t code);
   void on_stop_sending(uint32_t code);
 
-  // Scheduler side: appends the stream's next frames to out: OPEN if it has not gone out yet,
-  // then at most one DATA frame (resends first, then new bytes within credit). Returns true
-  // and fills `sent` if a DATA frame was added; `more` tells whether more is sendable.
-  bool produce(std::string &out, size_t max_payload, uint64_t session_credit, SentRange &sent,
-               bool &more);
+  // Scheduler side: puts the stream's next frames on link l: OPEN if it has not gone out yet,
+  // then at most one DATA frame (resends first, then new bytes within credit) of at most
+  // l.data_room() payload bytes, taken from the send store without an intermediate copy.
+  // Returns true and fills `sent` if a DATA frame was added; `more` tells whether more is
+  // sendable.
+  bool produce(Link &l, uint64_t session_credit, SentRange &sent, bool &more);
   bool has_sendable() const;
   // A link that carried [start, end) (and the FIN at `end` if fin) died: send it again.
   void requeue(uint64_t start, uint64_t end, bool fin);
@@ -120,7 +122,7 @@ class Stream {
   Timer open_timer_;
 
   // send half
-  Buf sendbuf_;              // bytes [send_base_, read_total_) : unacked + unsent
+  Ring sendbuf_;             // bytes [send_base_, read_total_) : unacked + unsent
   uint64_t send_base_ = 0;   // acked by the peer
   uint64_t send_next_ = 0;   // next byte to transmit
   uint64_t peer_max_ = 0;    // credit limit from the peer
@@ -154,7 +156,7 @@ class Stream {
   uint64_t links_used_ = 0;
   int misses_ = 0;
   uint64_t probe_at_ = 0;  // auto: no compression attempt before this offset
-  void emit_data(std::string &out, uint64_t at, size_t n, bool fin);
+  void emit_data(Link &l, uint64_t at, size_t n, bool fin);
   friend class Session;
 
   uint64_t read_total() const { return send_base_ + sendbuf_.size(); }
@@ -164,6 +166,7 @@ class Stream {
   void on_writable();
   void update_read_interest();
   void flush_local();
+  void note_written(uint64_t n);  // n more bytes reached the local socket: credit comes back
   void accept_bytes(uint64_t offset, const uint8_t *p, size_t n);
   void maybe_ack(bool force);
   void check_done();

@@ -40,7 +40,7 @@ class TlsConn {
   TlsConn &operator=(const TlsConn &) = delete;
 
   Buf in;   // ciphertext received from the socket, consumed by the TLS library
-  Buf out;  // ciphertext produced by the TLS library, to be written to the socket
+  Ring out;  // ciphertext produced by the TLS library, to be written to the socket (writev)
 
   // Advances the handshake with what is in `in`. Ok when complete, WantIo for more input.
   TlsResult handshake();

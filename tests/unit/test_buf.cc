@@ -159,6 +159,113 @@ void test_random_model() {
   }
 }
 
+// --- Ring --------------------------------------------------------------------------------------
+
+std::string ring_contents(const Ring &r) {
+  struct iovec iov[2];
+  int k = r.data_iov(iov);
+  std::string s;
+  for (int i = 0; i < k; ++i) s.append(static_cast<const char *>(iov[i].iov_base), iov[i].iov_len);
+  return s;
+}
+
+// Wraps without moving bytes: after the head passes the middle, appends land at the front.
+void test_ring_wrap() {
+  Ring r;
+  std::string a(3000, 'a'), b(2000, 'b');
+  r.append(a);
+  CHECK_EQ(r.capacity(), size_t(4096));
+  r.consume(2500);
+  r.append(b);  // 500 + 2000 fit in 4096: no growth, the data wraps
+  CHECK_EQ(r.capacity(), size_t(4096));
+  struct iovec iov[2];
+  CHECK_EQ(r.data_iov(iov), 2);
+  CHECK_EQ(ring_contents(r), std::string(500, 'a') + b);
+  size_t n = 0;
+  uint8_t *p = r.at(0, &n);
+  CHECK_EQ(n, size_t(4096 - 2500));
+  CHECK_EQ(p[0], uint8_t('a'));
+  CHECK_EQ(r.before(0), size_t(2500));
+  p = r.at(600, &n);
+  CHECK_EQ(r.before(600), size_t(3100));
+  CHECK_EQ(p[0], uint8_t('b'));
+  CHECK_EQ(n, size_t(4096 - 3100));  // up to the end of the allocation; the rest is at the front
+  r.append(std::string(4000, 'c'));  // grows: the data is laid out from the front again
+  CHECK_EQ(ring_contents(r), std::string(500, 'a') + b + std::string(4000, 'c'));
+  CHECK_EQ(r.data_iov(iov), 1);
+  r.consume(r.size());
+  CHECK(r.empty());
+  r.clear();
+  CHECK_EQ(r.capacity(), size_t(0));
+}
+
+// Random appends, space_iov fills and consumes against a std::string model.
+void test_ring_random_model() {
+  uint64_t x = 0x13198a2e03707344ull;
+  auto rnd = [&x](uint64_t m) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    return m ? x % m : 0;
+  };
+  Ring r;
+  std::string model;
+  uint8_t fill = 0;
+  for (int op = 0; op < 20000; ++op) {
+    switch (rnd(5)) {
+      case 0: {
+        size_t n = rnd(4) == 0 ? rnd(20000) : rnd(300);
+        std::string s(n, '\0');
+        for (char &c : s) c = char(fill++);
+        r.append(s);
+        model += s;
+        break;
+      }
+      case 1: {  // space_iov: fill some of the free runs in order
+        size_t n = rnd(5000);
+        struct iovec iov[2];
+        int k = r.space_iov(n, iov);
+        size_t room = 0;
+        for (int i = 0; i < k; ++i) room += iov[i].iov_len;
+        CHECK(room >= n);
+        CHECK_EQ(room, r.room());
+        size_t w = room ? rnd(room + 1) : 0, done = 0;
+        for (int i = 0; i < k && done < w; ++i) {
+          size_t m = std::min(w - done, iov[i].iov_len);
+          for (size_t j = 0; j < m; ++j) static_cast<uint8_t *>(iov[i].iov_base)[j] = uint8_t(fill + done + j);
+          done += m;
+        }
+        r.commit(w);
+        for (size_t j = 0; j < w; ++j) model.push_back(char(uint8_t(fill + j)));
+        fill = uint8_t(fill + w);
+        break;
+      }
+      case 2:
+      case 3: {
+        size_t n = rnd(model.size() + 1);
+        r.consume(n);
+        model.erase(0, n);
+        break;
+      }
+      case 4:
+        if (!model.empty()) {  // at(): contiguous runs agree with the model
+          size_t off = rnd(model.size()), n = 0;
+          uint8_t *p = r.at(off, &n);
+          CHECK(n >= 1 && n <= model.size() - off);
+          CHECK(memcmp(p, model.data() + off, n) == 0);
+        }
+        if (rnd(50) == 0) {
+          r.clear();
+          model.clear();
+        }
+        break;
+    }
+    if (r.size() != model.size() || ring_contents(r) != model) {
+      CHECK_EQ(r.size(), model.size());
+      CHECK(!"ring contents differ from the model");
+      return;
+    }
+  }
+}
+
 // --- Reader --------------------------------------------------------------------------------------
 
 void test_reader_values() {
@@ -258,6 +365,8 @@ const CheckCase CASES[] = {
     {"growth", test_growth},
     {"compaction", test_compaction},
     {"random_model", test_random_model},
+    {"ring_wrap", test_ring_wrap},
+    {"ring_random_model", test_ring_random_model},
     {"reader_values", test_reader_values},
     {"reader_bounds", test_reader_bounds},
 };

@@ -6,6 +6,7 @@
 #include "check.h"
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -427,8 +428,24 @@ void test_int_helpers() {
   }
 }
 
+// The array encoder the data path uses writes exactly what the string encoder does.
+void test_data_header_array() {
+  const uint64_t offsets[] = {0, 1, 0x0011223344556677ull, (uint64_t(1) << 62) - 1};
+  const size_t lens[] = {0, 1, 300, MAX_DATA_PAYLOAD};
+  for (uint64_t off : offsets)
+    for (size_t len : lens) {
+      std::string s;
+      frame_data_header(s, 0x80000001u, off, len, FLAG_FIN | FLAG_COMPRESSED);
+      uint8_t a[DATA_HEADER];
+      frame_data_header(a, 0x80000001u, off, len, FLAG_FIN | FLAG_COMPRESSED);
+      CHECK_EQ(s.size(), DATA_HEADER);
+      CHECK(memcmp(a, s.data(), DATA_HEADER) == 0);
+    }
+}
+
 const CheckCase CASES[] = {
     {"data", test_data},
+    {"data_header_array", test_data_header_array},
     {"open", test_open},
     {"open_ack", test_open_ack},
     {"ack", test_ack},

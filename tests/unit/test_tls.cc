@@ -52,8 +52,10 @@ std::string raw_pin(const std::string &pin_text) {
   return raw;
 }
 
-void move_bytes(Buf &from, Buf &to) {
-  to.append(from.data(), from.size());
+void move_bytes(Ring &from, Buf &to) {
+  struct iovec iov[2];
+  int k = from.data_iov(iov);
+  for (int i = 0; i < k; ++i) to.append(iov[i].iov_base, iov[i].iov_len);
   from.consume(from.size());
 }
 

@@ -73,6 +73,7 @@ void global_init() {
 
 // Whether the CPU accelerates AES for mbedTLS (AES-NI on x86, the ARMv8 crypto extension).
 bool aes_accelerated() {
+  if (cipher_override() >= 0) return cipher_override() == 1;
 #if MBEDTLS_VERSION_NUMBER < 0x03000000
 #if defined(MBEDTLS_AESNI_C) && defined(MBEDTLS_HAVE_X86_64)
   return mbedtls_aesni_has_support(MBEDTLS_AESNI_AES);

@@ -4,6 +4,8 @@
 // ciphertext into `in` and drains `out` to the socket, so reads are large and writes batched.
 // mbedTLS version differences stay inside src/tls.cc.
 #pragma once
+#include <cstdlib>
+#include <cstring>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -12,6 +14,17 @@
 #include "braid/buf.h"
 
 namespace braid {
+
+// Which AEAD a build puts first: AES-GCM where the CPU accelerates AES, else ChaCha20-Poly1305.
+// The environment variable BRAID_CIPHERS=aes-gcm or =chacha20 overrides that (benchmarks, or a
+// CPU whose AES instructions are not detected). Returns 1 (AES-GCM first), 0 (ChaCha20 first)
+// or -1 (not set, or another value).
+inline int cipher_override() {
+  const char *e = std::getenv("BRAID_CIPHERS");
+  if (!e) return -1;
+  if (std::strcmp(e, "aes-gcm") == 0) return 1;
+  return std::strcmp(e, "chacha20") == 0 ? 0 : -1;
+}
 
 struct TlsConfigImpl;
 struct TlsConnImpl;

@@ -4,8 +4,9 @@
 # each way round (mbedTLS client -> OpenSSL server, OpenSSL client -> mbedTLS server): keys made
 # by the client's build load in the server's, pins agree with an SPKI hash computed here, a
 # session with links = 3 comes up with links 2 and 3 resuming link 1's TLS session, a 16 MiB
-# download through SOCKS5 arrives intact, and a wrong pin is refused. Skips (exit 0) without a
-# build of the other backend.
+# download through SOCKS5 arrives intact, and a wrong pin is refused; an mbedTLS client listing
+# ChaCha20 first gets it from an OpenSSL server. Skips (exit 0) without a build of the other
+# backend.
 import hashlib
 import os
 import re
@@ -119,12 +120,40 @@ def pair(client_bin, server_bin, label):
         h.check(server.alive() and client.alive(), "%s: server and client still running" % label)
 
 
+def chacha_first(client_bin, server_bin, label):
+    """A client that lists ChaCha20 first (BRAID_CIPHERS=chacha20, what an mbedTLS router
+    without AES instructions does by itself) gets ChaCha20 from a server whose own order puts
+    AES-GCM first: OpenSSL servers prioritise ChaCha20 for such clients."""
+    with h.TempDir() as d:
+        pin = keygen(client_bin, d, "server")
+        secret = h.make_secret()
+        os.environ["BRAID_CIPHERS"] = "aes-gcm"
+        try:
+            server, port = start_server(server_bin, d, {"alice": secret}, label)
+        finally:
+            del os.environ["BRAID_CIPHERS"]
+        os.environ["BRAID_CIPHERS"] = "chacha20"
+        try:
+            client, socks = start_client(client_bin, d, port, pin, secret, label)
+        finally:
+            del os.environ["BRAID_CIPHERS"]
+        m = client.wait_for(r"session established with .*\((?:session \w+, )?(TLS[^)]*)\)", h.dl(10))
+        h.check_in("CHACHA20-POLY1305", m.group(1), "%s: negotiated suite" % label)
+        http_port = h.start_http_server()
+        hasher = hashlib.sha256()
+        rc, n, err = h.curl(socks, "http://127.0.0.1:%d/data/7/%d" % (http_port, h.MiB),
+                            out_hasher=hasher, timeout=h.dl(30))
+        h.check_eq(hasher.hexdigest(), h.det_sha256(7, h.MiB), "%s: 1 MiB over ChaCha20" % label)
+
+
 def test(mine, other):
     mbed, ossl = (h.BRAID, other) if mine == "mbedTLS" else (other, h.BRAID)
     h.log("mbedTLS build: %s; OpenSSL build: %s" % (mbed, ossl))
     h.run_cases([
         ("mbedTLS client -> OpenSSL server", lambda: pair(mbed, ossl, "mbedtls-to-openssl")),
         ("OpenSSL client -> mbedTLS server", lambda: pair(ossl, mbed, "openssl-to-mbedtls")),
+        ("mbedTLS client with ChaCha20 first -> OpenSSL server", lambda: chacha_first(
+            mbed, ossl, "chacha-first")),
     ])
 
 

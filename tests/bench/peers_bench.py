@@ -286,18 +286,32 @@ class SSH(Peer):
 class Braid(Peer):
     bins = ()
 
-    def __init__(self, links=1, extra=()):
+    def __init__(self, links=1, extra=(), cipher=None):
         super().__init__()
         self.links = links
         self.extra = tuple(extra)    # config lines for both ends (diagnosis)
         self.label = "braid" if links == 1 else "braid K=%d" % links
+        # BRAID_CIPHERS for both ends: "chacha20" compares with ss-libev's chacha20 (the routers'
+        # cipher, which braid picks by itself on CPUs without AES instructions); bulk only.
+        self.cipher = cipher
+        self.bulk_only = cipher is not None
+        if cipher:
+            self.label = "braid %s" % cipher
+
+    def _proc(self, args, name, d):
+        if self.cipher:
+            os.environ["BRAID_CIPHERS"] = self.cipher
+        try:
+            return h.Proc(args, name, d)
+        finally:
+            os.environ.pop("BRAID_CIPHERS", None)
 
     def start(self, d, emu=None):
         if not os.path.exists(os.path.join(d, "server.crt")):
             Braid.pin = h.keygen(d)
             Braid.secret = h.make_secret()
         conf = h.server_config(d, {"alice": self.secret}, verbose=1, extra=self.extra)
-        self.server = h.Proc([h.BRAID, "server", "-c", conf], "braid-server", d)
+        self.server = self._proc([h.BRAID, "server", "-c", conf], "braid-server", d)
         self.procs.append(self.server)
         sport = int(self.server.wait_for(r"listening on 127\.0\.0\.1:(\d+)", 10).group(1))
         target = self.emu(d, sport, emu)
@@ -306,7 +320,7 @@ class Braid(Peer):
                                 tag="alice-k%d" % self.links)
         for f in ("server.clients", "alice-k%d.secret" % self.links):   # braid warns on 0644
             os.chmod(os.path.join(d, f), 0o600)
-        self.client = h.Proc([h.BRAID, "client", "-c", cconf], "braid-client", d)
+        self.client = self._proc([h.BRAID, "client", "-c", cconf], "braid-client", d)
         self.procs.append(self.client)
         port = int(self.client.wait_for(r"socks5 listening on 127\.0\.0\.1:(\d+)", 10).group(1))
         self.client.wait_for(r"session established", 10)
@@ -792,7 +806,7 @@ def main():
     ap.add_argument("--emu-mib", type=int, default=12, help="MiB per link through the emulator")
     ap.add_argument("--emu-conns", type=int, default=200)
     ap.add_argument("--links", default="1,2,4,8")
-    ap.add_argument("--only", default="", help="comma list of peers: braid,ss-aes,ss-chacha,ssh,"
+    ap.add_argument("--only", default="", help="comma list of peers: braid,braid-chacha,ss-aes,ss-chacha,ssh,"
                     "microsocks")
     ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     ap.add_argument("--aead-cost", default=os.path.join(HERE, "..", "..", "build", "aead_cost"),
@@ -823,6 +837,8 @@ def main():
            "args": vars(a), "peers": {}, "notes": []}
     only = set(x for x in a.only.split(",") if x)
     peers = [Direct(), Braid()]
+    if not only or "braid-chacha" in only:
+        peers.append(Braid(cipher="chacha20"))
     cand = [("ss-aes", Shadowsocks("aes-256-gcm", "aes-256-gcm")),
             ("ss-chacha", Shadowsocks("chacha20-ietf-poly1305", "chacha20-poly1305")),
             ("ssh", SSH()), ("microsocks", Microsocks())]
@@ -852,14 +868,16 @@ def main():
             log("WARNING: load average %s on %d cores before the bench: other work will skew the "
                 "figures" % (res["machine"]["loadavg_start"][0], os.cpu_count()))
         log("== idle RSS and connect + first byte latency, all peers at once")
-        section_latency(peers, tmp, tports, a, res)
+        section_latency([p for p in peers if not getattr(p, "bulk_only", False)], tmp, tports, a, res)
         for p in peers:
             R = res["peers"].setdefault(p.label, {})
             d = tempfile.mkdtemp(prefix="p-", dir=tmp)
             log("== %s" % p.label)
             try:
                 section_bulk(p, d, tports, a, R)
-                if p.tunnel or isinstance(p, Microsocks):
+                if getattr(p, "bulk_only", False):
+                    pass
+                elif p.tunnel or isinstance(p, Microsocks):
                     section_conc(p, d, tports, a.streams, 64 * 1024, 30, R, "streams_%d" % a.streams)
                     section_conc(p, d, tports, a.many, 64, 120, R, "streams_%d" % a.many)
             except Exception as e:   # noqa: BLE001 - reported, the next peer runs
@@ -874,6 +892,8 @@ def main():
             a.emu_rate / 1e6, a.emu_delay))
         emu_peers = []
         for p in peers:
+            if isinstance(p, Braid) and p.bulk_only:
+                continue
             if isinstance(p, Braid):
                 emu_peers += [Braid(int(k)) for k in a.links.split(",")]
             elif p.tunnel:

@@ -72,6 +72,20 @@ size_t grown_capacity(size_t cap, size_t want) {
 
 Ring::~Ring() { free(mem_); }
 
+void Ring::fit() {
+  if (cap_ <= 65536 || len_ >= cap_ / 4) return;
+  size_t cap = grown_capacity(0, std::max<size_t>(len_ * 2, 65536));
+  uint8_t *m = static_cast<uint8_t *>(malloc(cap));
+  if (!m) return;  // keeping the larger buffer is fine
+  size_t first = len_ ? std::min(len_, cap_ - head_) : 0;
+  if (first) memcpy(m, mem_ + head_, first);
+  if (len_ > first) memcpy(m + first, mem_, len_ - first);
+  free(mem_);
+  mem_ = m;
+  cap_ = cap;
+  head_ = 0;
+}
+
 void Ring::grow(size_t n) {
   if (cap_ - len_ >= n) return;
   // Past 64 KiB by half the capacity at least: a bulk stream's send ring grows with its window

@@ -141,6 +141,11 @@ void Session::log_stats() const {
   for (auto &kv : streams_) kv.second->log_state();
 }
 
+size_t Session::send_store_room(Stream *st) const {
+  if (send_buffered_ < send_cap_) return size_t(send_cap_ - send_buffered_);
+  return st->buffered() < MAX_DATA_PAYLOAD ? size_t(MAX_DATA_PAYLOAD - st->buffered()) : 0;
+}
+
 bool Session::send_store_full(Stream *st) {
   // Every stream may keep one frame's worth whatever the others hold, so streams nobody reads
   // cannot starve the rest of the session (the cap then overshoots by at most that per stream).

@@ -128,6 +128,7 @@ void Stream::on_readable() {
   for (int i = 0; i < READS_PER_EVENT && !local_eof_; i++) {
     size_t room = send_room();
     if (room == 0 || s_.send_store_full(this)) break;
+    room = std::min(room, s_.send_store_room(this));  // reads never overshoot send-buffer
     size_t want = std::min(room, READ_CHUNK);
     // A stream whose buffer is small reads into a shared scratch buffer and keeps only what
     // arrived: 10,000 idle streams must not hold 64 KiB each. Bulk streams read in place, into
@@ -323,6 +324,7 @@ void Stream::on_ack(uint64_t delivered, uint64_t max_offset, bool fin_acked) {
     s_.send_store_release(delivered - send_base_);
     send_base_ = delivered;
     if (sendbuf_.empty()) sendbuf_.clear();  // all acked: an idle stream holds no buffer
+    else sendbuf_.fit();
     update_read_interest();
   }
   if (fin_acked && fin_sent_ && delivered == read_total()) {
@@ -490,11 +492,11 @@ void Stream::note_written(uint64_t n) {
 }
 
 void Stream::log_state() const {
-  LOG_DEBUG("flow: stream %u state %d fd %d send base %llu next %llu read %llu peer_max %llu "
+  LOG_DEBUG("flow: stream %u state %d fd %d send base %llu next %llu read %llu cap %zu peer_max %llu "
             "resend %zu eof %d fin_sent %d done %d | recv next %llu written %llu granted %llu "
             "window %llu buffered %zu reorder %zu fin_at %lld done %d ready %d",
             id_, int(state_), fd_, (unsigned long long)send_base_, (unsigned long long)send_next_,
-            (unsigned long long)read_total(), (unsigned long long)peer_max_, resend_.size(),
+            (unsigned long long)read_total(), sendbuf_.capacity(), (unsigned long long)peer_max_, resend_.size(),
             local_eof_, fin_sent_, send_done_, (unsigned long long)recv_next_,
             (unsigned long long)written_, (unsigned long long)granted_,
             (unsigned long long)window_, recvbuf_.size(), reorder_.size(),

@@ -69,6 +69,9 @@ class Ring {
   void commit(size_t n) { len_ += n; }
   void consume(size_t n);  // n <= size()
   void clear();            // drop everything and release memory
+  // Past 64 KiB, a ring holding less than a quarter of its capacity moves into one of twice
+  // its size: a stream's ring that grew with its window gives the memory back as it drains.
+  void fit();
 
  private:
   uint8_t *mem_ = nullptr;

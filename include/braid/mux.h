@@ -113,6 +113,7 @@ class Session : public LinkOwner {
   // Resend store accounting: bytes streams hold until acked, capped per session.
   void set_send_cap(uint64_t bytes) { send_cap_ = bytes; }
   bool send_store_full(Stream *st);  // true: st stops reading and is woken when room returns
+  size_t send_store_room(Stream *st) const;  // bytes st may read now without passing the cap
   void send_store_add(uint64_t n) { send_buffered_ += n; }
   void send_store_release(uint64_t n);
   void account_received(uint64_t n) { rx_total_ += n; }

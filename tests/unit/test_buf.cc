@@ -199,6 +199,27 @@ void test_ring_wrap() {
   CHECK_EQ(r.capacity(), size_t(0));
 }
 
+void test_ring_fit() {
+  Ring r;
+  std::string big;
+  for (int i = 0; i < 1 << 20; i++) big.push_back(char('a' + i % 26));
+  r.append(big);
+  size_t cap = r.capacity();
+  CHECK(cap >= size_t(1) << 20);
+  r.consume(300000);
+  r.fit();  // more than a quarter left: stays
+  CHECK_EQ(r.capacity(), cap);
+  r.consume(r.size() - 100000);
+  r.append(std::string(5000, 'z'));  // wraps around the end of the allocation
+  r.fit();
+  CHECK(r.capacity() <= size_t(256 * 1024) && r.capacity() >= r.size());
+  CHECK_EQ(ring_contents(r), big.substr(big.size() - 100000) + std::string(5000, 'z'));
+  Ring small;
+  small.append(std::string(1000, 'x'));
+  small.fit();  // 64 KiB and below: never moved
+  CHECK_EQ(small.capacity(), size_t(4096));
+}
+
 // Random appends, space_iov fills and consumes against a std::string model.
 void test_ring_random_model() {
   uint64_t x = 0x13198a2e03707344ull;
@@ -367,6 +388,7 @@ const CheckCase CASES[] = {
     {"random_model", test_random_model},
     {"ring_wrap", test_ring_wrap},
     {"ring_random_model", test_ring_random_model},
+    {"ring_fit", test_ring_fit},
     {"reader_values", test_reader_values},
     {"reader_bounds", test_reader_bounds},
 };

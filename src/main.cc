@@ -5,9 +5,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -116,9 +116,10 @@ int load_config(Role role, int argc, char **argv, Config &out) {
 
 void write_pidfile(const std::string &path) {
   if (path.empty()) return;
-  std::ofstream f(path);
-  f << getpid() << "\n";
-  if (!f) LOG_ERROR("pidfile %s: cannot write", path.c_str());
+  FILE *f = fopen(path.c_str(), "w");
+  bool ok = f && fprintf(f, "%ld\n", (long)getpid()) > 0;
+  if (f && fclose(f) != 0) ok = false;
+  if (!ok) LOG_ERROR("pidfile %s: cannot write: %s", path.c_str(), strerror(errno));
 }
 
 template <typename Role_>
@@ -208,14 +209,21 @@ int cmd_secret(int argc, char **argv) {
 
 // Which sections a config file has, so check-config knows what to check.
 void sections_of(const std::string &file, bool &client, bool &server) {
-  std::ifstream f(file);
-  std::string line;
-  while (std::getline(f, line)) {
+  FILE *f = fopen(file.c_str(), "r");
+  if (!f) return;
+  char buf[512];
+  bool at_start = true;  // a line longer than buf comes in pieces; only the first one counts
+  while (fgets(buf, sizeof buf, f)) {
+    std::string line(buf);
+    bool first = at_start;
+    at_start = !line.empty() && line.back() == '\n';
+    if (!first) continue;
     size_t a = line.find_first_not_of(" \t");
     if (a == std::string::npos) continue;
     if (line.compare(a, 8, "[client]") == 0) client = true;
     if (line.compare(a, 8, "[server]") == 0) server = true;
   }
+  fclose(f);
 }
 
 int cmd_check_config(int argc, char **argv) {

@@ -4,9 +4,8 @@
 
 #include <unistd.h>
 
+#include <cstring>
 #include <ctime>
-#include <fstream>
-#include <sstream>
 
 #include "braid/frame.h"
 #include "braid/limits.h"
@@ -125,16 +124,18 @@ Server::~Server() = default;
 static Target system_nameserver() {
   Target t;
   target_from_string("127.0.0.1", 53, t);
-  std::ifstream f("/etc/resolv.conf");
-  std::string line;
-  while (std::getline(f, line)) {
-    std::istringstream is(line);
-    std::string key, addr;
+  FILE *f = fopen("/etc/resolv.conf", "r");
+  if (!f) return t;
+  char line[512], key[32], addr[128];
+  while (fgets(line, sizeof line, f)) {
     Target cand;
-    if (is >> key >> addr && key == "nameserver" && target_from_string(addr, 53, cand) &&
-        cand.atyp != Atyp::Domain)
-      return cand;
+    if (sscanf(line, " %31s %127s", key, addr) == 2 && strcmp(key, "nameserver") == 0 &&
+        target_from_string(addr, 53, cand) && cand.atyp != Atyp::Domain) {
+      t = cand;
+      break;
+    }
   }
+  fclose(f);
   return t;
 }
 

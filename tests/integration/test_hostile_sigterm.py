@@ -4,8 +4,9 @@
 #    listener closes at once (new connects refused), the running downloads complete intact
 #    within the drain time, and the client exits 0;
 #  - server: the same with SIGTERM to the server: its TLS listener closes at once, the running
-#    downloads complete intact, and the server exits 0.
+#    downloads complete intact, and the server exits 0 (and removes its pidfile).
 import hashlib
+import os
 import signal
 import socket
 import threading
@@ -150,7 +151,11 @@ def test():
         pin = h.keygen(d)
         secret = h.make_secret()
         src_port = h.start_tcp_server(paced_source)
-        server, sport = h.start_server(d, {"alice": secret})
+        pidfile = os.path.join(d, "server.pid")
+        server, sport = h.start_server(d, {"alice": secret}, extra=("pidfile = %s" % pidfile,))
+        server.wait_for(r"\) started", h.dl(10))  # logged once the pidfile is written
+        with open(pidfile) as f:
+            h.check_eq(f.read(), "%d\n" % server.pid, "pidfile holds the server's pid")
 
         def client_sigterm():
             client, socks_port = h.start_client(d, sport, pin, "alice", secret, tag="alice1")
@@ -163,6 +168,7 @@ def test():
             run_case("server", server, socks_port, src_port, range(11, 11 + TRANSFERS),
                      lambda: socket.create_connection(("127.0.0.1", sport), timeout=1))
             h.check(client.alive(), "client still running after the server stopped")
+            h.check(not os.path.exists(pidfile), "pidfile removed when the server exits")
 
         h.run_cases([
             ("SIGTERM to the client during transfers", client_sigterm),

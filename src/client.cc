@@ -54,6 +54,12 @@ bool Client::start(std::string &err) {
   return true;
 }
 
+// A forward's listener, by what it does and where: also the name its log lines carry.
+std::string Client::forward_key(const Forward &f) {
+  return (f.peer.empty() ? "forward to " : "peer-forward to ") + f.host + ":" + std::to_string(f.port) +
+         (f.peer.empty() ? "" : " via " + f.peer) + " " + f.bind.str();
+}
+
 bool Client::sync_listeners(std::string &err) {
   std::vector<std::pair<std::string, std::function<std::unique_ptr<Listener>()>>> want;
   std::vector<Endpoint> binds;
@@ -66,13 +72,11 @@ bool Client::sync_listeners(std::string &err) {
     binds.push_back(ep);
   }
   for (const Forward &f : cfg_.forwards) {
-    want.emplace_back("forward to " + f.host + ":" + std::to_string(f.port) + " " + f.bind.str(),
-                      [this, f] { return std::make_unique<ForwardListener>(loop_, *this, f); });
+    want.emplace_back(forward_key(f), [this, f] { return std::make_unique<ForwardListener>(loop_, *this, f); });
     binds.push_back(f.bind);
   }
   for (const Forward &f : cfg_.peer_forwards) {
-    want.emplace_back("peer-forward to " + f.host + ":" + std::to_string(f.port) + " via " + f.peer + " " + f.bind.str(),
-                      [this, f] { return std::make_unique<ForwardListener>(loop_, *this, f); });
+    want.emplace_back(forward_key(f), [this, f] { return std::make_unique<ForwardListener>(loop_, *this, f); });
     binds.push_back(f.bind);
   }
   for (const Endpoint &ep : cfg_.redir) {
@@ -170,6 +174,23 @@ std::string Client::status_json(const std::string &what) const {
     return "{\"links\":[" + o + "],\"candidates\":[" + cands + "]}";
   }
   if (what == "streams") return "{\"streams\":[" + (session_ ? session_->json_streams() : "") + "]}";
+  if (what == "forwards") {
+    std::string o;
+    for (const std::vector<Forward> *fs : {&cfg_.forwards, &cfg_.peer_forwards})
+      for (const Forward &f : *fs) {
+        std::string bound = f.bind.str(), key = forward_key(f);
+        for (auto &l : listeners_)
+          if (l.first == key) bound = l.second->bound();
+        Target to;
+        target_from_string(f.host, f.port, to);
+        o += (o.empty() ? "" : ",") + std::string("{\"kind\":\"") + (f.peer.empty() ? "local" : "peer") +
+             "\",\"listen\":" + json_str(bound) + ",\"to\":" + json_str(to.str()) +
+             (f.peer.empty() ? "" : ",\"peer\":" + json_str(f.peer)) + ",\"state\":\"listening\"}";
+      }
+    std::string r = remote_.json(cfg_.remote_forwards);
+    if (!r.empty()) o += (o.empty() ? "" : ",") + r;
+    return "{\"forwards\":[" + o + "]}";
+  }
   SessionStats st;
   if (session_) st = session_->stats();
   char buf[512];

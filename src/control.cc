@@ -122,8 +122,8 @@ class ControlConn {
       send("{\"event\":\"watching\"}\n");
       return;
     }
-    if (what != "stats" && what != "links" && what != "streams") {
-      send("{\"error\":" + json_str("unknown command \"" + what + "\"; use stats, links, streams or watch") + "}\n");
+    if (what != "stats" && what != "links" && what != "streams" && what != "forwards") {
+      send("{\"error\":" + json_str("unknown command \"" + what + "\"; use stats, links, streams, forwards or watch") + "}\n");
     } else {
       std::string j = c_.source().status_json(what);
       send(json ? j + "\n" : text_of(what, j));
@@ -240,7 +240,7 @@ int ctl_main(int argc, char **argv, const std::string &default_path) {
     if (a == "-S" && i + 1 < argc) path = argv[++i];
     else if (a == "--json") json = true;
     else if (a == "-h" || a == "--help") {
-      puts("usage: braid ctl [-S PATH] [-c FILE] [--json] stats|links|streams|watch\n"
+      puts("usage: braid ctl [-S PATH] [-c FILE] [--json] stats|links|streams|forwards|watch\n"
            "Asks a running braid through its control socket (the `control` key).");
       return 0;
     } else if (a == "-c" && i + 1 < argc) {
@@ -252,8 +252,8 @@ int ctl_main(int argc, char **argv, const std::string &default_path) {
       return 2;
     }
   }
-  if (cmd != "stats" && cmd != "links" && cmd != "streams" && cmd != "watch") {
-    fprintf(stderr, "braid ctl: expected a command: stats, links, streams or watch\n");
+  if (cmd != "stats" && cmd != "links" && cmd != "streams" && cmd != "forwards" && cmd != "watch") {
+    fprintf(stderr, "braid ctl: expected a command: stats, links, streams, forwards or watch\n");
     return 2;
   }
   sockaddr_un sun;

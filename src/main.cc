@@ -30,7 +30,7 @@ const char USAGE[] =
     "       braid keygen --out PREFIX\n"
     "       braid secret\n"
     "       braid check-config -c FILE\n"
-    "       braid ctl [-S PATH] [-c FILE] [--json] stats|links|streams|watch\n"
+    "       braid ctl [-S PATH] [-c FILE] [--json] stats|links|streams|forwards|watch\n"
     "       braid version | --version\n"
     "Every config key has a long flag twin (--server-pin, --links, ...); see braid.conf(5).\n";
 

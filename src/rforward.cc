@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "braid/control.h"
 #include "braid/log.h"
 #include "braid/mux.h"
 
@@ -154,6 +155,18 @@ void RemoteForwards::session_down(Session &s) {
 
 void RemoteForwards::close_all() { entries_.clear(); }
 
+std::string RemoteForwards::json() const {
+  std::string o;
+  for (auto &e : entries_) {
+    char sid[17];
+    snprintf(sid, sizeof sid, "%016llx", (unsigned long long)e->session);
+    o += (o.empty() ? "" : ",") + std::string("{\"kind\":\"remote\",\"client\":") + json_str(e->client) +
+         ",\"session\":\"" + sid + "\",\"listen\":" + json_str(e->bound()) +
+         ",\"to\":" + json_str(e->target.str()) + ",\"state\":\"listening\"}";
+  }
+  return o;
+}
+
 void RemoteForwards::recheck() {
   for (auto it = entries_.begin(); it != entries_.end();) {
     Entry &e = **it;
@@ -211,11 +224,13 @@ void RemoteRequests::on_reply(const Frame &f) {
         LOG_INFO("remote-forward %s: the server listens on %s; connections there reach %s:%u",
                  r.f.text.c_str(), r.f.bind.str().c_str(), r.f.host.c_str(), r.f.port);
       r.state = State::Listening;
+      r.why.clear();
     } else {
       LOG_ERROR("remote-forward %s: %s by the server: %s", r.f.text.c_str(),
                 r.state == State::Listening ? "closed" : "refused",
                 msg.empty() ? reset_code_str(code) : msg.c_str());
       r.state = State::Refused;
+      r.why = msg.empty() ? reset_code_str(code) : msg;
     }
     return;
   }
@@ -248,6 +263,24 @@ void RemoteRequests::reload(Session *s, const std::vector<Forward> &forwards) {
     reqs_.push_back(r);
     if (s) send(*s, reqs_.back());
   }
+}
+
+std::string RemoteRequests::json(const std::vector<Forward> &configured) const {
+  std::string o;
+  for (const Forward &f : configured) {
+    const Req *r = nullptr;
+    for (const Req &q : reqs_) r = q.f.text == f.text ? &q : r;
+    const char *state = !r ? "waiting"
+                        : r->state == State::Listening ? "listening"
+                        : r->state == State::Refused   ? "refused"
+                                                       : "requested";
+    Target to;
+    target_from_string(f.host, f.port, to);
+    o += (o.empty() ? "" : ",") + std::string("{\"kind\":\"remote\",\"listen\":") + json_str(f.bind.str()) +
+         ",\"to\":" + json_str(to.str()) + ",\"state\":\"" + state +
+         "\",\"why\":" + json_str(r ? r->why : "") + "}";
+  }
+  return o;
 }
 
 uint32_t RemoteRequests::accept(const Target &t, const std::string &via, std::string &why) const {

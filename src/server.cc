@@ -312,6 +312,7 @@ void Server::authenticated(Handshake &h, const Hello &hello, std::unique_ptr<Lin
 }
 
 std::string Server::status_json(const std::string &what) const {
+  if (what == "forwards") return "{\"forwards\":[" + rforwards_.json() + "]}";
   if (what == "links" || what == "streams") {
     std::string o;
     for (auto &kv : sessions_) {

@@ -119,6 +119,7 @@ class Client : public StreamOpener, public SessionHost, public LinkOwner, public
   void race_check();  // every candidate of a race failed: back off and try them all again
   static void on_resolved(int err, evutil_addrinfo *res, void *arg);
   void schedule_redial();
+  static std::string forward_key(const Forward &f);
   Dialing *dialing_for(const Link &l);
   void drop_dialing(const Link &l);
   std::unique_ptr<Link> take_dialing(const Link &l);

@@ -35,6 +35,7 @@ class RemoteForwards {
   // clients (a LISTEN reply with the refusal).
   void recheck();
   size_t count() const { return entries_.size(); }
+  std::string json() const;  // comma-separated objects for `braid ctl forwards`
 
  private:
   struct Entry;
@@ -57,6 +58,9 @@ class RemoteRequests {
   // 0 if this client accepts a server-opened stream to t (via: the client a peer forward comes
   // from, empty for a remote forward), else a ResetCode; why says what was refused.
   uint32_t accept(const Target &t, const std::string &via, std::string &why) const;
+  // Comma-separated objects for `braid ctl forwards`, one per configured remote forward
+  // (state "waiting" until a session has sent its request).
+  std::string json(const std::vector<Forward> &configured) const;
 
  private:
   enum class State { Pending, Listening, Refused };
@@ -65,6 +69,7 @@ class RemoteRequests {
     Forward f;
     Target target;
     State state = State::Pending;
+    std::string why;  // the server's reason, when refused
   };
   std::vector<Req> reqs_;
   uint32_t next_id_ = 1;

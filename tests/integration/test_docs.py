@@ -5,7 +5,8 @@
 # with its numeric range and default, and braid.conf.5 documents no key the parser lacks;
 # (c) every subcommand and flag that the `--help` texts print is in braid.8 (`Cm X`, `Fl X`);
 # (d) a real server and client with `control` sockets: every JSON field that `braid ctl --json
-# stats|links|streams` returns on either side, every `braid ctl watch` event (link_up,
+# stats|links|streams|forwards` returns on either side (with a forward, a peer forward and a
+# remote forward configured; the remote one reported listening on both sides), every `braid ctl watch` event (link_up,
 # link_down, session_resumed, stream_reset, config_reloaded) and its fields, and every key of the
 # SIGUSR1 stats lines is documented in braid.8.
 import json
@@ -271,11 +272,34 @@ def control_socket():
         emu = ml.start_emu(d, sport)
         swatch = Watch(ssock)
         h.check(swatch.wait("watching", h.dl(5)), "server watch: no \"watching\" line")
-        client, socks = ml.start_ml_client(d, emu.port, pin, secret, 2,
-                                           extra=("control = %s" % csock,))
+        echo = h.start_echo_server()
+        rport = h.free_port()
+        client, socks = ml.start_ml_client(
+            d, emu.port, pin, secret, 2,
+            extra=("control = %s" % csock, "forward = 127.0.0.1:0:127.0.0.1:%d" % echo,
+                   "peer-forward = 127.0.0.1:0:carol:127.0.0.1:%d" % echo,
+                   "remote-forward = 127.0.0.1:%d:127.0.0.1:%d" % (rport, echo)))
         cwatch = Watch(csock)
         h.check(cwatch.wait("watching", h.dl(5)), "client watch: no \"watching\" line")
-        echo = h.start_echo_server()
+        # the remote forward: "listening" on the client once the server answered, and listed
+        # by the server with the client's name
+        deadline = time.monotonic() + h.limit(h.dl(10))
+        remote = []
+        while time.monotonic() < deadline:
+            remote = [f for f in ctl_json(csock, "forwards").get("forwards", []) if f.get("kind") == "remote"]
+            if remote and remote[0].get("state") == "listening":
+                break
+            time.sleep(0.1)
+        h.check(remote and remote[0].get("state") == "listening" and
+                remote[0].get("listen") == "127.0.0.1:%d" % rport,
+                "client: braid ctl forwards shows the remote forward listening: %r" % remote)
+        srv = ctl_json(ssock, "forwards").get("forwards", [])
+        h.check(len(srv) == 1 and srv[0].get("client") == "alice" and
+                srv[0].get("listen") == "127.0.0.1:%d" % rport and
+                srv[0].get("to") == "127.0.0.1:%d" % echo,
+                "server: braid ctl forwards lists alice's remote forward: %r" % srv)
+        kinds = sorted(f.get("kind") for f in ctl_json(csock, "forwards").get("forwards", []))
+        h.check_eq(kinds, ["local", "peer", "remote"], "client: braid ctl forwards kinds")
         s, rep = h.socks5_connect(socks, "127.0.0.1", echo)
         h.check_eq(rep, 0, "SOCKS5 reply for the echo server")
         if s:
@@ -287,7 +311,7 @@ def control_socket():
         names = {}
         values = set()
         for who, sock in (("client", csock), ("server", ssock)):
-            for what in ("stats", "links", "streams"):
+            for what in ("stats", "links", "streams", "forwards"):
                 j = ctl_json(sock, what)
                 h.log("%s %s: %s" % (who, what, json.dumps(j)))
                 json_names(j, names.setdefault(what, set()))

@@ -5,6 +5,7 @@
 # the listener goes away with the session and comes back with the client's next session; a
 # client restarted before its old session timed out takes its listener over.
 import socket
+import json
 import os
 import signal
 import threading
@@ -40,7 +41,8 @@ def run():
                     "remote-forward = 127.0.0.1:%d:localhost:%d" % (p_snk, snk),
                     "remote-forward = 127.0.0.1:%d:127.0.0.1:%d" % (p_low, echo),
                     "remote-forward = 0.0.0.0:%d:127.0.0.1:%d" % (p_any, echo))
-        client, _ = h.start_client(d, sport, pin, "alice", alice, extra=forwards)
+        csock = os.path.join(d, "alice.sock")
+        client, _ = h.start_client(d, sport, pin, "alice", alice, extra=forwards + ("control = %s" % csock,))
         for p in (p_src, p_snk):
             client.wait_for(r"remote-forward (\S*:)?%d:\S*: the server listens on" % p, h.dl(10))
 
@@ -62,6 +64,12 @@ def run():
             client.wait_for(r"remote-forward 0\.0\.0\.0:%d:.*refused by the server" % p_any, h.dl(10))
             server.wait_for(r'client "alice": remote-forward 0\.0\.0\.0:%d refused' % p_any, h.dl(10))
             h.check(not h.listens_on(server.pid, p_any), "nothing listens where the server refused")
+            r = h.run_braid(["ctl", "-S", csock, "--json", "forwards"])
+            states = {f["listen"]: (f["state"], f["why"]) for f in json.loads(r.stdout)["forwards"]}
+            h.check(states.get("127.0.0.1:1023", ("", ""))[0] == "refused" and
+                    "listen=" in states["127.0.0.1:1023"][1], "braid ctl forwards: 1023 refused, with the rule")
+            h.check_eq(states.get("127.0.0.1:%d" % p_snk, ("", ""))[0], "listening",
+                       "braid ctl forwards: an accepted remote forward is listening")
 
         def listen_rule():
             c2, _ = h.start_client(d, sport, pin, "carol", carol, extra=(

@@ -66,7 +66,8 @@ void log_msg(LogLevel lvl, const char *fmt, ...) {
   gmtime_r(&now.tv_sec, &tm);
   strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
   FILE *out = g_sink == Sink::File ? g_file : stderr;
-  fprintf(out, "%s.%03ldZ braid[%d] %s: %s\n", ts, now.tv_nsec / 1000000, (int)getpid(),
+  static const int pid = int(getpid());  // braid never forks; glibc does not cache getpid()
+  fprintf(out, "%s.%03ldZ braid[%d] %s: %s\n", ts, now.tv_nsec / 1000000, pid,
           LEVEL_NAMES[li], msg);
 }
 

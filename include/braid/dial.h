@@ -55,7 +55,8 @@ class DialJob {
   void finish(int fd, uint32_t code, const std::string &why);
 };
 
-// Sets O_NONBLOCK and FD_CLOEXEC; TCP_NODELAY for TCP sockets.
+// TCP_NODELAY for TCP sockets; the socket must come non-blocking and close-on-exec from
+// socket() / accept4() (SOCK_NONBLOCK | SOCK_CLOEXEC).
 void socket_setup(int fd);
 // Maps a connect errno to a ResetCode value.
 uint32_t errno_to_reset(int err);

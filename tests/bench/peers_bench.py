@@ -115,6 +115,20 @@ def mem_kib(pid):
     return r["VmRSS"], r["VmHWM"]
 
 
+def uss_kib(pid):
+    """Private_Clean + Private_Dirty (the pages only this process maps: what it costs beyond
+    the shared libraries every process already has), KiB; 0 if unreadable."""
+    n = 0
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    n += int(line.split()[1])
+    except OSError:
+        pass
+    return n
+
+
 def wait_port(port, timeout=15.0, proc=None):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -599,14 +613,16 @@ def mem_snapshot(peer):
     """{"client": (rss, hwm), "server": (rss, hwm), per-process list} in KiB (sums per end)."""
     out = {}
     for end, pids in (("client", peer.client_pids()), ("server", peer.server_pids())):
-        rss = hwm = 0
+        rss = hwm = uss = 0
         procs = []
         for p in pids:
             r, w = mem_kib(p)
+            u = uss_kib(p)
             rss += r
             hwm += w
-            procs.append({"pid": p, "rss_kib": r, "hwm_kib": w})
-        out[end] = {"rss_kib": rss, "hwm_kib": hwm, "procs": procs}
+            uss += u
+            procs.append({"pid": p, "rss_kib": r, "hwm_kib": w, "uss_kib": u})
+        out[end] = {"rss_kib": rss, "hwm_kib": hwm, "uss_kib": uss, "procs": procs}
     return out
 
 
@@ -991,10 +1007,12 @@ def report(res, a):
         for end in ("client", "server"):
             row["idle " + end] = (g(k, "idle", end, "rss_kib") or 0) / 1024.0 or None
             row["bulk " + end] = (g(k, "after_bulk", end, "hwm_kib") or 0) / 1024.0 or None
+            row["USS " + end] = (g(k, "idle", end, "uss_kib") or 0) / 1024.0 or None
         mem_rows.append((k, row))
-    r_mem = table("RSS per end, MiB: idle after start (VmRSS) and peak after bulk (VmHWM); "
-                  "ssh server = sshd and its children", ["idle client", "idle server",
-                                                         "bulk client", "bulk server"],
+    r_mem = table("RSS per end, MiB: idle after start (VmRSS), peak after bulk (VmHWM), and idle "
+                  "USS (private pages only, without the shared libraries' pages); ssh server = "
+                  "sshd and its children", ["idle client", "idle server", "bulk client",
+                                            "bulk server", "USS client", "USS server"],
                   mem_rows, "low", res, tun, "%.2f")
     emu_rows = [(k, {"down MB/s": g(k, "emu_down", "MBps"), "x cap": g(k, "emu_down", "x_cap"),
                      "lat med ms": g(k, "emu_latency", "median_ms"),
@@ -1049,9 +1067,11 @@ def report(res, a):
          "ratio %s" % fmt(v2, "%.2f"))
     idle = [g("braid", "idle", e, "rss_kib") for e in ("client", "server")]
     v = max(idle) / 1024.0 if all(idle) else None
+    uss = [g("braid", "idle", e, "uss_kib") for e in ("client", "server")]
     goal("idle RSS <= 2 MiB per braid process", v, 2.0,
-         "client %s MiB, server %s MiB" % (fmt(idle[0] and idle[0] / 1024.0, "%.2f"),
-                                          fmt(idle[1] and idle[1] / 1024.0, "%.2f")))
+         "client %s MiB, server %s MiB (private: %s, %s MiB)" % (
+             fmt(idle[0] and idle[0] / 1024.0, "%.2f"), fmt(idle[1] and idle[1] / 1024.0, "%.2f"),
+             fmt(uss[0] and uss[0] / 1024.0, "%.2f"), fmt(uss[1] and uss[1] / 1024.0, "%.2f")))
     key = "streams_%d" % a.streams
     ss_m = [g(k, key, "hwm_both_kib") for k in ss if g(k, key, "hwm_both_kib")]
     b_m = g("braid", key, "hwm_both_kib")

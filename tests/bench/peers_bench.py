@@ -935,7 +935,11 @@ def main():
             except OSError:
                 pass
     res["machine"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
-    if os.access(a.aead_cost, os.X_OK):
+    # Which TLS library this braid uses decides which goals apply (the issue sets the CPU goal
+    # of the mbedTLS build against mbedTLS's own AEAD, that of the OpenSSL build against ssh).
+    ver = subprocess.run([src_braid, "version"], capture_output=True, text=True, timeout=10).stdout
+    res["braid_tls"] = "openssl" if "OpenSSL" in ver else "mbedtls"
+    if res["braid_tls"] == "mbedtls" and os.access(a.aead_cost, os.X_OK):
         # The floor under braid's CPU per GiB: seal + open of every byte with the same library.
         out = subprocess.run([a.aead_cost, "256"], capture_output=True, text=True, timeout=300).stdout
         res["aead_cpu_s_per_gib"] = {m.group(1): float(m.group(2)) for m in
@@ -1045,6 +1049,18 @@ def report(res, a):
     print("\n== goals (informational)")
     aead = res.get("aead_cpu_s_per_gib", {}).get("aes-128-gcm")
     b_cpu = g("braid", "down", "cpu_s_per_gib")
+    ssh = "ssh -D aes128-gcm"
+    if res.get("braid_tls") == "openssl" and g(ssh, "down", "MBps"):
+        for d in ("down", "up"):
+            bm, sm = g("braid", d, "MBps"), g(ssh, d, "MBps")
+            v = sm / bm if bm else None  # as "<= limit": ssh / braid <= 1 / 1.2
+            goal("OpenSSL build: single stream %s MB/s >= 1.2 x ssh -D" % d, v, 1 / 1.2,
+                 "ratio %s (braid %s, ssh %s MB/s)" % (fmt(bm / sm if bm and sm else None, "%.2f"),
+                                                      fmt(bm, "%.0f"), fmt(sm, "%.0f")))
+            bc, sc = g("braid", d, "cpu_s_per_gib"), g(ssh, d, "cpu_s_per_gib")
+            v = bc / sc if bc and sc else None
+            goal("OpenSSL build: CPU s/GiB %s <= 0.8 x ssh -D" % d, v, 0.8,
+                 "ratio %s (braid %s, ssh %s s/GiB)" % (fmt(v, "%.2f"), fmt(bc, "%.2f"), fmt(sc, "%.2f")))
     if aead:
         goal("mbedTLS build: CPU s/GiB <= AEAD's own cost + 1.0", b_cpu, aead + 1.0,
              "braid %s s/GiB (down, both ends); AES-128-GCM seal+open alone %.2f s/GiB "

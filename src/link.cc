@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "braid/log.h"
+#include "braid/stream.h"
 
 namespace braid {
 namespace {
@@ -279,42 +280,55 @@ void Link::drive_handshake() {
 
 void Link::parse_frames() {
   while (!dead_) {
-    size_t got = 0;
-    uint8_t *p = frames_.reserve(TLS_RECORD);
-    TlsResult r = tls_.read(p, TLS_RECORD, &got);
-    if (r == TlsResult::WantIo) return;
-    if (r != TlsResult::Ok) {
+    // Up to PARSE_BATCH of records first, then their frames: in-order DATA for one stream
+    // from all of them reaches its socket in one writev when the batch ends. Frames of
+    // records that decrypted are handled before a failing one ends the link.
+    bool want_io = false, failed = false;
+    do {
+      size_t got = 0;
+      uint8_t *p = frames_.reserve(TLS_RECORD);
+      TlsResult r = tls_.read(p, TLS_RECORD, &got);
+      if (r == TlsResult::WantIo) want_io = true;
+      else if (r != TlsResult::Ok) failed = true;
+      else frames_.commit(got);
+    } while (!want_io && !failed && frames_.size() < PARSE_BATCH);
+    if (!parse_batch()) return;
+    if (failed && !dead_) {
       die(tls_.error());
       return;
-    }
-    frames_.commit(got);
-    size_t used = 0;
-    while (!dead_ && !closing_ && !paused_ && !raw_) {
-      Frame f;
-      std::string err;
-      Decode d = frame_decode(frames_.data(), frames_.size(), f, &used, err);
-      if (d == Decode::NeedMore) break;
-      if (d == Decode::Error) {
-        owner_->on_link_bad_frame(*this, err);
-        if (raw_) break;
-        if (!dead_) pause_reading();
-        return;
-      }
-      if (f.h.type == uint8_t(FrameType::Ping)) {
-        handle_ping(f);
-      } else if (f.h.type < FRAME_EXTENSION_MIN) {
-        last_frame_ = loop_.now();
-        owner_->on_link_frame(*this, f);
-        if (raw_) break;  // the owner switched to raw: this frame's bytes go there too
-      }
-      frames_.consume(used);
     }
     if (raw_ && !dead_ && !frames_.empty()) {
       raw_(frames_.data(), frames_.size());
       frames_.clear();
     }
-    if (closing_ || paused_) return;
+    if (closing_ || paused_ || want_io) return;
   }
+}
+
+bool Link::parse_batch() {
+  WriteBatch batch;  // the deferred writes point into frames_: they end with this function
+  size_t used = 0;
+  while (!dead_ && !closing_ && !paused_ && !raw_) {
+    Frame f;
+    std::string err;
+    Decode d = frame_decode(frames_.data(), frames_.size(), f, &used, err);
+    if (d == Decode::NeedMore) break;
+    if (d == Decode::Error) {
+      owner_->on_link_bad_frame(*this, err);
+      if (raw_) break;
+      if (!dead_) pause_reading();
+      return false;
+    }
+    if (f.h.type == uint8_t(FrameType::Ping)) {
+      handle_ping(f);
+    } else if (f.h.type < FRAME_EXTENSION_MIN) {
+      last_frame_ = loop_.now();
+      owner_->on_link_frame(*this, f);
+      if (raw_) break;  // the owner switched to raw: this frame's bytes go there too
+    }
+    frames_.consume(used);
+  }
+  return true;
 }
 
 void Link::handle_ping(const Frame &f) {

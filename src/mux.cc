@@ -563,9 +563,9 @@ void Session::on_link_frame(Link &l, const Frame &f) {
           protocol_error(l, "bad compressed DATA on stream " + std::to_string(f.h.stream));
           return;
         }
-        st->on_data(f.offset, raw, raw_len, f.h.flags & FLAG_FIN);
+        st->on_data(f.offset, raw, raw_len, f.h.flags & FLAG_FIN, false);
       } else {
-        st->on_data(f.offset, f.payload, f.payload_len, f.h.flags & FLAG_FIN);
+        st->on_data(f.offset, f.payload, f.payload_len, f.h.flags & FLAG_FIN, true);
       }
       if (rx_total_ > granted_) protocol_error(l, "peer exceeded the session window");
       break;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "braid/control.h"
 #include "braid/dial.h"
@@ -44,8 +45,91 @@ size_t Stream::send_room() const {
   return sendbuf_.size() >= cap ? 0 : size_t(cap - sendbuf_.size());
 }
 
+namespace {
+
+// WriteBatch state: one reactor thread, so plain statics.
+struct Deferred {
+  Stream *st;
+  const uint8_t *p;
+  size_t n;
+};
+int g_batch_depth = 0;
+std::vector<Deferred> g_deferred;  // in arrival order
+constexpr int DEFER_IOV = 64;      // pieces per writev
+
+}  // namespace
+
+WriteBatch::WriteBatch() { g_batch_depth++; }
+
+bool WriteBatch::active() { return g_batch_depth > 0; }
+
+WriteBatch::~WriteBatch() {
+  if (--g_batch_depth > 0) return;
+  std::vector<Deferred> w;
+  w.swap(g_deferred);
+  // Each stream's pieces together, in arrival order (a stable sort by stream).
+  std::stable_sort(w.begin(), w.end(),
+                   [](const Deferred &a, const Deferred &b) { return std::less<Stream *>()(a.st, b.st); });
+  struct iovec iov[DEFER_IOV];
+  for (size_t i = 0; i < w.size();) {
+    Stream *st = w[i].st;
+    size_t j = i;
+    while (j < w.size() && w[j].st == st) j++;
+    for (size_t k = i; st && k < j; k += DEFER_IOV) {
+      int n = 0;
+      for (size_t m = k; m < j && n < DEFER_IOV; m++)
+        iov[n++] = {const_cast<uint8_t *>(w[m].p), w[m].n};
+      st->write_deferred(iov, n, k + DEFER_IOV >= j);
+    }
+    i = j;
+  }
+  w.clear();
+  if (g_deferred.empty()) g_deferred.swap(w);  // keep the allocation for the next batch
+}
+
 Stream::~Stream() {
+  if (deferred_)
+    for (Deferred &d : g_deferred)
+      if (d.st == this) d.st = nullptr;
   if (fd_ >= 0) close(fd_);
+}
+
+void Stream::write_deferred(struct iovec *iov, int n, bool last) {
+  if (last) deferred_ = false;
+  if (state_ == StreamState::Done || fd_ < 0) return;  // reset meanwhile: dropped with it
+  ssize_t w = 0;
+  if (recvbuf_.empty()) {
+    w = writev(fd_, iov, n);
+    if (w > 0) note_written(uint64_t(w));
+    else w = 0;  // EAGAIN, or an error flush_local reports
+  }
+  size_t skip = size_t(w);
+  for (int i = 0; i < n; i++) {
+    if (skip >= iov[i].iov_len) {
+      skip -= iov[i].iov_len;
+      continue;
+    }
+    recvbuf_.append(static_cast<const uint8_t *>(iov[i].iov_base) + skip, iov[i].iov_len - skip);
+    skip = 0;
+  }
+  if (last) flush_local();
+}
+
+void Stream::undefer() {
+  if (!deferred_) return;
+  struct iovec iov[DEFER_IOV];
+  int n = 0;
+  for (Deferred &d : g_deferred) {
+    if (d.st != this) continue;
+    if (n == DEFER_IOV) {
+      write_deferred(iov, n, false);
+      n = 0;
+    }
+    iov[n++] = {const_cast<uint8_t *>(d.p), d.n};
+    d.st = nullptr;
+  }
+  deferred_ = false;
+  if (n) write_deferred(iov, n, false);
 }
 
 void Stream::attach(int fd) {
@@ -333,7 +417,7 @@ void Stream::on_ack(uint64_t delivered, uint64_t max_offset, bool fin_acked) {
   }
 }
 
-void Stream::on_data(uint64_t offset, const uint8_t *p, size_t n, bool fin) {
+void Stream::on_data(uint64_t offset, const uint8_t *p, size_t n, bool fin, bool in_record) {
   if (state_ == StreamState::Done || recv_done_) return;
   uint64_t end = offset + n;
   if (fin) {
@@ -357,12 +441,12 @@ void Stream::on_data(uint64_t offset, const uint8_t *p, size_t n, bool fin) {
     s_.account_received(end - highest_rx_);
     highest_rx_ = end;
   }
-  accept_bytes(offset, p, n);
+  accept_bytes(offset, p, n, in_record);
   s_.stats().bytes_received += n;
   flush_local();
 }
 
-void Stream::accept_bytes(uint64_t offset, const uint8_t *p, size_t n) {
+void Stream::accept_bytes(uint64_t offset, const uint8_t *p, size_t n, bool in_record) {
   uint64_t end = offset + n;
   if (end <= recv_next_) return;  // duplicate (resent after a link loss)
   if (offset > recv_next_) {
@@ -373,6 +457,16 @@ void Stream::accept_bytes(uint64_t offset, const uint8_t *p, size_t n) {
   size_t skip = size_t(recv_next_ - offset);
   p += skip;
   n -= skip;
+  if (in_record && recvbuf_.empty() && fd_ >= 0 && state_ == StreamState::Open &&
+      WriteBatch::active() && reorder_.empty()) {
+    // Nothing queued before these bytes: they go to the socket from the decrypted record when
+    // the link's batch ends, with the stream's other pieces of that batch in one writev.
+    g_deferred.push_back(Deferred{this, p, n});
+    deferred_ = true;
+    recv_next_ = end;
+    return;
+  }
+  undefer();  // bytes out of order may follow: what was deferred goes first
   if (recvbuf_.empty() && fd_ >= 0 && state_ == StreamState::Open) {
     // Nothing queued before these bytes: write them to the socket straight from the decrypted
     // record, and keep only what the socket did not take (flush_local reports errors).
@@ -398,7 +492,7 @@ void Stream::accept_bytes(uint64_t offset, const uint8_t *p, size_t n) {
 }
 
 void Stream::flush_local() {
-  if (fd_ < 0 || state_ != StreamState::Open) return;
+  if (fd_ < 0 || state_ != StreamState::Open || deferred_) return;  // deferred: at the batch end
   while (!recvbuf_.empty()) {
     ssize_t n = write(fd_, recvbuf_.data(), recvbuf_.size());
     if (n > 0) {

@@ -58,6 +58,10 @@ constexpr size_t LINK_OUT_HIGH = 64 * 1024;
 constexpr int TCP_NOTSENT_LOWAT_BYTES = 128 * 1024;
 // Plaintext frame-reassembly buffer cap: one frame plus a record.
 constexpr size_t LINK_IN_MAX = 2 * TLS_RECORD + FRAME_HEADER;
+// A link decrypts up to this much before parsing, so the DATA of several records for one
+// stream leaves in one writev (WriteBatch): a loopback writer spends 0.26 s/GiB in 4 x 16 KiB
+// writev calls against 0.35 in 16 KiB writes, and its reader 0.09 against 0.18.
+constexpr size_t PARSE_BATCH = 4 * TLS_RECORD;
 
 // --- handshakes and deadlines (seconds) -------------------------------------------------------
 constexpr int HELLO_DEADLINE_S = 10;        // TLS handshake + HELLO must complete within this

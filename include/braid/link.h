@@ -157,6 +157,7 @@ class Link {
   void on_write();
   void drive_handshake();
   void parse_frames();
+  bool parse_batch();  // the frames decrypted so far; false: stop reading (bad frame)
   void handle_ping(const Frame &f);
   void write_out();
   void on_keepalive();

@@ -29,6 +29,19 @@ struct SentRange;
 // Called once when the peer answers an OPEN: code 0 = opened, else a ResetCode value.
 using OpenCallback = std::function<void(uint32_t code)>;
 
+// While a link parses a batch of records, in-order DATA for a stream with nothing queued is
+// not written at once but remembered (it stays in the link's plaintext buffer); when the
+// outermost batch ends, each stream's pieces go to its socket in one writev, and what the
+// socket does not take is queued as before.
+class WriteBatch {
+ public:
+  WriteBatch();
+  ~WriteBatch();
+  WriteBatch(const WriteBatch &) = delete;
+  WriteBatch &operator=(const WriteBatch &) = delete;
+  static bool active();
+};
+
 enum class StreamState {
   Opening,  // client: OPEN sent, waiting (confirmed mode); server: dialling the target
   Open,
@@ -64,7 +77,9 @@ class Stream {
 
   // Frame handlers (the session has checked the stream id).
   void on_open_ack();
-  void on_data(uint64_t offset, const uint8_t *p, size_t n, bool fin);
+  // in_record: p lies in the link's decrypted records and stays valid until the link's
+  // WriteBatch ends, so its write may be deferred (not so for a decompressed payload).
+  void on_data(uint64_t offset, const uint8_t *p, size_t n, bool fin, bool in_record);
   void on_ack(uint64_t delivered, uint64_t max_offset, bool fin_acked);
   void on_reset(uint32_t code);
   void on_stop_sending(uint32_t code);
@@ -142,6 +157,7 @@ class Stream {
   uint64_t fin_at_ = UINT64_MAX;
   bool recv_done_ = false;
   bool in_ready_ = false;  // queued in the session's ready list
+  bool deferred_ = false;  // has writes waiting for the end of a WriteBatch
   bool is_client_ = false, open_sent_ = false, open_acked_ = false;
   int link_id_ = 0;
   struct Resend {
@@ -166,8 +182,13 @@ class Stream {
   void on_writable();
   void update_read_interest();
   void flush_local();
+  friend class WriteBatch;
+  // Writes deferred pieces (in order) to the socket; what it does not take is queued. last:
+  // the stream's final group of this batch, after which the usual flush (ACK, FIN) runs.
+  void write_deferred(struct iovec *iov, int n, bool last);
+  void undefer();  // writes this stream's deferred pieces now (out-of-order bytes follow them)
   void note_written(uint64_t n);  // n more bytes reached the local socket: credit comes back
-  void accept_bytes(uint64_t offset, const uint8_t *p, size_t n);
+  void accept_bytes(uint64_t offset, const uint8_t *p, size_t n, bool in_record);
   void maybe_ack(bool force);
   void check_done();
   void dial_done(int fd, uint32_t code, const std::string &why);

@@ -226,11 +226,10 @@ void RemoteRequests::on_reply(const Frame &f) {
       r.state = State::Listening;
       r.why.clear();
     } else {
-      LOG_ERROR("remote-forward %s: %s by the server: %s", r.f.text.c_str(),
-                r.state == State::Listening ? "closed" : "refused",
-                msg.empty() ? reset_code_str(code) : msg.c_str());
-      r.state = State::Refused;
       r.why = msg.empty() ? reset_code_str(code) : msg;
+      LOG_ERROR("remote-forward %s: %s by the server: %s", r.f.text.c_str(),
+                r.state == State::Listening ? "closed" : "refused", r.why.c_str());
+      r.state = State::Refused;
     }
     return;
   }
